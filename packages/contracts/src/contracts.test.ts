@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
+import { describe, expect, it } from 'vitest';
+import { PlaceOrderRequest, StorefrontEvent, eventSchemas, keys, streams, UpdateProductRequest } from './index.js';
+
+const issuePaths = (r: { success: boolean; error?: { issues: { path: PropertyKey[] }[] } }) =>
+  r.error?.issues.map((i) => i.path.join('.')) ?? [];
+
+describe('PlaceOrderRequest', () => {
+  it('accepts a well-formed order', () => {
+    expect(PlaceOrderRequest.safeParse({ customerId: 'c-1', items: [{ productId: 'sku-1', quantity: 2 }] }).success).toBe(true);
+  });
+
+  it.each([
+    ['a zero quantity', { customerId: 'c', items: [{ productId: 'a', quantity: 0 }] }, 'items.0.quantity'],
+    ['a negative quantity', { customerId: 'c', items: [{ productId: 'a', quantity: -1 }] }, 'items.0.quantity'],
+    ['a fractional quantity', { customerId: 'c', items: [{ productId: 'a', quantity: 1.5 }] }, 'items.0.quantity'],
+    ['a string quantity', { customerId: 'c', items: [{ productId: 'a', quantity: '1' }] }, 'items.0.quantity'],
+    ['no items', { customerId: 'c', items: [] }, 'items'],
+    ['an extra field', { customerId: 'c', items: [{ productId: 'a', quantity: 1 }], coupon: 'x' }, ''],
+    ['a product id with a brace', { customerId: 'c', items: [{ productId: 'a}', quantity: 1 }] }, 'items.0.productId'],
+    ['a duplicated product', { customerId: 'c', items: [{ productId: 'a', quantity: 1 }, { productId: 'a', quantity: 1 }] }, 'items'],
+  ])('rejects %s and names the field', (_name, body, path) => {
+    const r = PlaceOrderRequest.safeParse(body);
+    expect(r.success).toBe(false);
+    expect(issuePaths(r)).toContain(path);
+  });
+
+  it('rejects more than 50 items', () => {
+    const items = Array.from({ length: 51 }, (_, i) => ({ productId: `p${i}`, quantity: 1 }));
+    expect(issuePaths(PlaceOrderRequest.safeParse({ customerId: 'c', items }))).toContain('items');
+  });
+});
+
+describe('UpdateProductRequest', () => {
+  it('rejects an empty patch', () => {
+    expect(UpdateProductRequest.safeParse({}).success).toBe(false);
+  });
+});
+
+describe('events', () => {
+  const placed = {
+    id: randomUUID(),
+    type: 'order.placed',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    data: {
+      orderId: randomUUID(),
+      customerId: 'c-1',
+      items: [{ productId: 'a', quantity: 1, unitPriceCents: 100 }],
+      totalCents: 100,
+    },
+  };
+
+  it('parses an event through the union by its type', () => {
+    expect(StorefrontEvent.parse(placed).type).toBe('order.placed');
+  });
+
+  it('rejects an event whose data does not match its type', () => {
+    expect(StorefrontEvent.safeParse({ ...placed, type: 'order.paid', data: { orderId: 'x' } }).success).toBe(false);
+  });
+
+  it('has a schema for every event type', () => {
+    expect(Object.keys(eventSchemas).sort()).toEqual(
+      StorefrontEvent.options.map((o) => o.shape.type.value).sort(),
+    );
+  });
+});
+
+describe('keys', () => {
+  it('puts a stock lock and its fencing counter on one Cluster slot', () => {
+    expect(calculateSlot(keys.catalog.stockLock('sku-9'))).toBe(calculateSlot(keys.catalog.stockFence('sku-9')));
+  });
+
+  it('puts a service registry index and its instances on one slot', () => {
+    expect(calculateSlot(keys.registry.index('catalog'))).toBe(calculateSlot(keys.registry.instance('catalog', 'abc')));
+  });
+
+  it('puts the order stream and its dead-letter stream on one slot', () => {
+    expect(calculateSlot(streams.orderEvents)).toBe(calculateSlot(streams.orderEventsDead));
+  });
+
+  it('spreads different products over different slots', () => {
+    const slots = new Set(['a', 'b', 'c', 'd'].map((id) => calculateSlot(keys.catalog.stockLock(id))));
+    expect(slots.size).toBeGreaterThan(1);
+  });
+});

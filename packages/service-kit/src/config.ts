@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/** Thrown by {@link loadConfig}; its message is one line naming every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
+const commaList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/**
+ * Variables every service reads. Services extend this with their own
+ * (`baseEnv.extend({ ... })`). Defaults are chosen for local development.
+ */
+export const baseEnv = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** pino level. Default `info`. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port,
+  /** Host name other instances use to reach this one (registered in the registry). Default: HOST. */
+  ADVERTISE_HOST: z.string().min(1).optional(),
+  /** Coordination Redis (locks, registry, queues, idempotency). Must be `noeviction`. */
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  /** Cache Redis (may evict). Default: REDIS_URL. */
+  REDIS_CACHE_URL: redisUrl.optional(),
+  /** Sentinel seeds `host:port,host:port`; when set, REDIS_URL supplies only credentials and db. */
+  REDIS_SENTINELS: commaList.optional(),
+  /** Sentinel master name. Default `storefront`. */
+  REDIS_SENTINEL_NAME: z.string().min(1).default('storefront'),
+  /** Cluster seed nodes `host:port,host:port`; when set, Redis runs in Cluster mode. */
+  REDIS_CLUSTER_NODES: commaList.optional(),
+  /** Max JSON body size. Default `100kb`. */
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must look like 100kb').default('100kb'),
+  /** How long shutdown may take before the process exits anyway. Default 10 s. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+});
+
+/** Reusable field schemas for service-specific variables. */
+export const envFields = { port, redisUrl, postgresUrl, commaList };
+
+/**
+ * Validate `env` against `schema` and return a frozen config. On failure, throws a
+ * {@link ConfigError} whose message names each bad variable and the rule it broke
+ * (never its value: a value may be a secret).
+ */
+export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): Readonly<z.output<S>> => {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const reasons = result.error.issues.map((i) => `${i.path.join('.') || '(env)'} ${i.message}`);
+    throw new ConfigError(`Invalid configuration: ${reasons.join('; ')}`);
+  }
+  return Object.freeze(result.data);
+};

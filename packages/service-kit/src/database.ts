@@ -1,0 +1,54 @@
+import pg from 'pg';
+
+/** One schema change. Ids sort in the order they apply (`001_products`, `002_stock`, …). */
+export interface Migration {
+  id: string;
+  sql: string;
+}
+
+/** Options for {@link createPool}. */
+export interface PoolOptions {
+  /** Max connections per process. Default 10. */
+  max?: number;
+  /** Fail a connection attempt after this long. Default 5 s. */
+  connectionTimeoutMillis?: number;
+}
+
+/** A node-postgres pool for `DATABASE_URL`. */
+export const createPool = (connectionString: string, { max = 10, connectionTimeoutMillis = 5000 }: PoolOptions = {}) =>
+  new pg.Pool({ connectionString, max, connectionTimeoutMillis });
+
+/**
+ * Apply pending migrations, each in its own transaction. Several instances may start
+ * at once: a transaction-level advisory lock makes them take turns, and the second one
+ * finds nothing left to do. Returns the ids it applied.
+ *
+ * Hand-written rather than node-pg-migrate: the services need forward-only SQL with
+ * a lock, which is these few lines, not a CLI and a config format.
+ */
+export const migrate = async (pool: pg.Pool, migrations: readonly Migration[]): Promise<string[]> => {
+  const client = await pool.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const migration of [...migrations].sort((a, b) => a.id.localeCompare(b.id))) {
+      await client.query('BEGIN');
+      try {
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('storefront:migrations'))");
+        const seen = await client.query('SELECT 1 FROM schema_migrations WHERE id = $1', [migration.id]);
+        if (seen.rowCount === 0) {
+          await client.query(migration.sql);
+          await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
+          applied.push(migration.id);
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`Migration ${migration.id} failed: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  } finally {
+    client.release();
+  }
+  return applied;
+};

@@ -1,0 +1,57 @@
+import { Router } from 'express';
+
+/** A readiness check: resolves when the dependency is usable, rejects (or times out) when not. */
+export type HealthCheck = () => Promise<unknown>;
+
+/** Readiness state shared between the health routes and shutdown. */
+export class Health {
+  #draining = false;
+  readonly #checks = new Map<string, HealthCheck>();
+
+  /** Register a named readiness check (e.g. `redis`, `database`, `registry`). */
+  addCheck(name: string, check: HealthCheck): void {
+    this.#checks.set(name, check);
+  }
+
+  /** Mark the instance as shutting down: readiness answers 503 from now on. */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Run every check with a timeout; returns per-check status. */
+  async readiness(timeoutMs = 1000): Promise<{ ready: boolean; checks: Record<string, string> }> {
+    const entries = await Promise.all(
+      [...this.#checks].map(async ([name, check]) => {
+        try {
+          await Promise.race([
+            check(),
+            new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), timeoutMs).unref()),
+          ]);
+          return [name, 'ok'] as const;
+        } catch (error) {
+          return [name, error instanceof Error ? error.message : String(error)] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(entries);
+    const ready = !this.#draining && entries.every(([, status]) => status === 'ok');
+    return { ready, checks: this.#draining ? { ...checks, shutdown: 'draining' } : checks };
+  }
+}
+
+/** `/health/live` (the process answers) and `/health/ready` (dependencies answer, not draining). */
+export const healthRouter = (health: Health): Router => {
+  const router = Router();
+  router.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/health/ready', async (_req, res) => {
+    const { ready, checks } = await health.readiness();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
+  });
+  return router;
+};

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { type Health, healthRouter } from './health.js';
+import { httpMetricsMiddleware, type ServiceMetrics } from './metrics.js';
+import { notFoundHandler, problemHandler } from './problem.js';
+
+/** What {@link createServiceApp} needs. */
+export interface ServiceAppOptions {
+  logger: Logger;
+  metrics: ServiceMetrics;
+  health: Health;
+  /** Max JSON body; bigger bodies get 413 problem+json. Default `100kb`. */
+  bodyLimit?: string;
+  /** Mount the service's routes. Runs after the common middleware, before the 404 and error handlers. */
+  routes: (app: Express) => void;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * The Express 5 app every service starts from: helmet, request ids (an incoming
+ * `x-request-id` is reused when it is sane), pino-http, HTTP metrics, JSON body with a
+ * size limit, `/health/*`, `/metrics`, the service's routes, then 404 and problem+json.
+ */
+export const createServiceApp = ({ logger, metrics, health, bodyLimit = '100kb', routes }: ServiceAppOptions): Express => {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use(httpMetricsMiddleware(metrics));
+  app.use(express.json({ limit: bodyLimit }));
+  app.use(healthRouter(health));
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  routes(app);
+  app.use(notFoundHandler);
+  app.use(problemHandler(logger));
+  return app;
+};

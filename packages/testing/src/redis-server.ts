@@ -1,0 +1,130 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { infoFields } from './admin-client.js';
+import { stopChild, track } from './child-processes.js';
+import { freePort } from './free-port.js';
+
+/** A redis-server (or sentinel) process this harness started and owns. */
+export interface RedisProcess {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly pid: number;
+  /** Its private working directory (config, AOF, nodes.conf). */
+  readonly dir: string;
+  readonly child: ChildProcess;
+  /** SIGTERM (or `signal`), wait for exit, remove the directory. Safe to call twice. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Options for {@link startRedisServer}. */
+export interface StartRedisOptions {
+  /** Extra config lines, e.g. `['maxmemory-policy noeviction']`. */
+  config?: string[];
+  /** Run as a Sentinel. Default false. */
+  sentinel?: boolean;
+  /** Port to use; default a free one. */
+  port?: number;
+  /** Give up waiting for PONG after this long. Default 10 s. */
+  startTimeoutMs?: number;
+}
+
+/** The redis-server binary: `REDIS_SERVER_BIN`, else `redis-server` on PATH. */
+export const redisServerBin = (): string => process.env.REDIS_SERVER_BIN ?? 'redis-server';
+
+const spawnOnce = async (port: number, options: StartRedisOptions): Promise<RedisProcess> => {
+  const dir = await mkdtemp(join(tmpdir(), 'storefront-redis-'));
+  const lines = [
+    `port ${port}`,
+    'bind 127.0.0.1',
+    `dir ${dir}`,
+    'save ""',
+    'appendonly no',
+    'daemonize no',
+    'protected-mode yes',
+    'logfile ""',
+    ...(options.config ?? []),
+  ];
+  const confPath = join(dir, options.sentinel ? 'sentinel.conf' : 'redis.conf');
+  await writeFile(confPath, `${lines.join('\n')}\n`);
+  const args = options.sentinel ? [confPath, '--sentinel'] : [confPath];
+  const child = track(spawn(redisServerBin(), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    output = (output + c.toString()).slice(-4000);
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    output = (output + c.toString()).slice(-4000);
+  });
+  const spawnError = new Promise<never>((_, reject) => {
+    child.once('error', (error) =>
+      reject(
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? new Error(`${redisServerBin()} not found: install redis-server (apt-get install -y redis-server) or set REDIS_SERVER_BIN`)
+          : error,
+      ),
+    );
+    child.once('exit', (code) => reject(new Error(`redis-server on port ${port} exited with ${code}: ${output.trim()}`)));
+  });
+  spawnError.catch(() => {});
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
+  const ready = (async () => {
+    for (;;) {
+      try {
+        // Ask who answered: a server someone else runs on this port must not pass for ours.
+        if ((await infoFields(port, 'server')).process_id === String(child.pid)) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not become ready: ${output.trim()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    await Promise.race([ready, spawnError]);
+  } catch (error) {
+    await stopChild(child, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    host: '127.0.0.1',
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    dir,
+    child,
+    stop: (signal = 'SIGTERM') => {
+      stopped ??= (async () => {
+        await stopChild(child, signal);
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+};
+
+/**
+ * Start a private redis-server on a free loopback port, in its own temp directory, with
+ * no persistence unless `config` asks for it. Retries with another port if the chosen
+ * one was taken in the meantime.
+ */
+export const startRedisServer = async (options: StartRedisOptions = {}): Promise<RedisProcess> => {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await spawnOnce(port, options);
+    } catch (error) {
+      lastError = error;
+      if (options.port !== undefined || !/Address already in use/i.test(String((error as Error).message))) throw error;
+    }
+  }
+  throw lastError;
+};

@@ -1,0 +1,88 @@
+import { adminCommand, infoFields } from './admin-client.js';
+import { type RedisProcess, startRedisServer } from './redis-server.js';
+import { waitFor } from './wait-for.js';
+
+/** A primary, a replica and three Sentinels watching them, all on loopback. */
+export interface SentinelTopology {
+  readonly masterName: string;
+  readonly primary: RedisProcess;
+  readonly replica: RedisProcess;
+  readonly sentinels: RedisProcess[];
+  /** `[{ host, port }]` of the Sentinels, the shape ioredis takes. */
+  readonly sentinelAddresses: { host: string; port: number }[];
+  /** Ask a Sentinel which port it currently considers the primary. */
+  currentPrimaryPort(): Promise<number>;
+  /** Stop every process (Sentinels first, so none starts a failover during teardown). */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startSentinelTopology}. */
+export interface SentinelOptions {
+  /** Default `storefront`. */
+  masterName?: string;
+  /** How long a primary may be silent before Sentinels call it down. Default 1000 ms. */
+  downAfterMs?: number;
+  /** Extra config for the data nodes (both primary and replica). */
+  config?: string[];
+}
+
+/**
+ * Start a Sentinel topology: one primary, one replica of it, and three Sentinels with
+ * quorum 2. Resolves once the replica is in sync and every Sentinel sees the replica
+ * and the other Sentinels, so a failover can actually happen.
+ */
+export const startSentinelTopology = async (options: SentinelOptions = {}): Promise<SentinelTopology> => {
+  const masterName = options.masterName ?? 'storefront';
+  const started: RedisProcess[] = [];
+  try {
+    const primary = await startRedisServer({ config: options.config });
+    started.push(primary);
+    const replica = await startRedisServer({ config: [...(options.config ?? []), `replicaof 127.0.0.1 ${primary.port}`] });
+    started.push(replica);
+    await waitFor(async () => (await infoFields(replica.port, 'replication')).master_link_status === 'up', {
+      description: 'replica in sync',
+    });
+    const sentinels: RedisProcess[] = [];
+    for (let i = 0; i < 3; i++) {
+      const sentinel = await startRedisServer({
+        sentinel: true,
+        config: [
+          `sentinel monitor ${masterName} 127.0.0.1 ${primary.port} 2`,
+          `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
+          `sentinel failover-timeout ${masterName} 5000`,
+          `sentinel parallel-syncs ${masterName} 1`,
+        ],
+      });
+      sentinels.push(sentinel);
+      started.push(sentinel);
+    }
+    await waitFor(
+      async () => {
+        for (const s of sentinels) {
+          const master = (await infoFields(s.port, 'sentinel')).master0 ?? '';
+          if (!/slaves=[1-9]/.test(master) || !/sentinels=3/.test(master)) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 20_000, description: 'sentinels to discover the replica and each other' },
+    );
+    return {
+      masterName,
+      primary,
+      replica,
+      sentinels,
+      sentinelAddresses: sentinels.map((s) => ({ host: s.host, port: s.port })),
+      currentPrimaryPort: async () => {
+        const addr = (await adminCommand(sentinels[0]?.port ?? 0, 'SENTINEL', 'get-master-addr-by-name', masterName)) as string[];
+        return Number(addr[1]);
+      },
+      stop: async () => {
+        await Promise.all(sentinels.map((s) => s.stop()));
+        await Promise.all([primary.stop(), replica.stop()]);
+      },
+    };
+  } catch (error) {
+    await Promise.all(started.map((p) => p.stop('SIGKILL')));
+    throw error;
+  }
+};
