@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
-import { PlaceOrderRequest, StorefrontEvent, eventSchemas, keys, streams, UpdateProductRequest } from './index.js';
+import { eventSchemas, keys, PlaceOrderRequest, StorefrontEvent, streams, UpdateProductRequest } from './index.js';
 
 const issuePaths = (r: { success: boolean; error?: { issues: { path: PropertyKey[] }[] } }) =>
   r.error?.issues.map((i) => i.path.join('.')) ?? [];
@@ -19,7 +19,17 @@ describe('PlaceOrderRequest', () => {
     ['no items', { customerId: 'c', items: [] }, 'items'],
     ['an extra field', { customerId: 'c', items: [{ productId: 'a', quantity: 1 }], coupon: 'x' }, ''],
     ['a product id with a brace', { customerId: 'c', items: [{ productId: 'a}', quantity: 1 }] }, 'items.0.productId'],
-    ['a duplicated product', { customerId: 'c', items: [{ productId: 'a', quantity: 1 }, { productId: 'a', quantity: 1 }] }, 'items'],
+    [
+      'a duplicated product',
+      {
+        customerId: 'c',
+        items: [
+          { productId: 'a', quantity: 1 },
+          { productId: 'a', quantity: 1 },
+        ],
+      },
+      'items',
+    ],
   ])('rejects %s and names the field', (_name, body, path) => {
     const r = PlaceOrderRequest.safeParse(body);
     expect(r.success).toBe(false);
@@ -61,9 +71,7 @@ describe('events', () => {
   });
 
   it('has a schema for every event type', () => {
-    expect(Object.keys(eventSchemas).sort()).toEqual(
-      StorefrontEvent.options.map((o) => o.shape.type.value).sort(),
-    );
+    expect(Object.keys(eventSchemas).sort()).toEqual(StorefrontEvent.options.map((o) => o.shape.type.value).sort());
   });
 });
 

@@ -8,9 +8,12 @@ export class ConfigError extends Error {
 const port = z.coerce.number().int().min(0).max(65535);
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
-const commaList = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const commaList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
 
 /**
  * Variables every service reads. Services extend this with their own
@@ -35,7 +38,10 @@ export const baseEnv = z.object({
   /** Cluster seed nodes `host:port,host:port`; when set, Redis runs in Cluster mode. */
   REDIS_CLUSTER_NODES: commaList.optional(),
   /** Max JSON body size. Default `100kb`. */
-  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must look like 100kb').default('100kb'),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/, 'must look like 100kb')
+    .default('100kb'),
   /** How long shutdown may take before the process exits anyway. Default 10 s. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });

@@ -18,9 +18,11 @@ export interface PoolOptions {
 export const createPool = (connectionString: string, { max = 10, connectionTimeoutMillis = 5000 }: PoolOptions = {}) =>
   new pg.Pool({ connectionString, max, connectionTimeoutMillis });
 
+const MIGRATION_LOCK = "hashtext('storefront:migrations')";
+
 /**
  * Apply pending migrations, each in its own transaction. Several instances may start
- * at once: a transaction-level advisory lock makes them take turns, and the second one
+ * at once: an advisory lock makes them take turns, and the second one
  * finds nothing left to do. Returns the ids it applied.
  *
  * Hand-written rather than node-pg-migrate: the services need forward-only SQL with
@@ -30,11 +32,14 @@ export const migrate = async (pool: pg.Pool, migrations: readonly Migration[]): 
   const client = await pool.connect();
   const applied: string[] = [];
   try {
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    // Session-level lock for the whole run: even CREATE TABLE IF NOT EXISTS races otherwise.
+    await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     for (const migration of [...migrations].sort((a, b) => a.id.localeCompare(b.id))) {
       await client.query('BEGIN');
       try {
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('storefront:migrations'))");
         const seen = await client.query('SELECT 1 FROM schema_migrations WHERE id = $1', [migration.id]);
         if (seen.rowCount === 0) {
           await client.query(migration.sql);
@@ -48,6 +53,7 @@ export const migrate = async (pool: pg.Pool, migrations: readonly Migration[]): 
       }
     }
   } finally {
+    await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => {});
     client.release();
   }
   return applied;

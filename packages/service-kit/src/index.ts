@@ -1,4 +1,5 @@
 export { requireBearer } from './auth.js';
+export { type BootConfig, type BootOptions, bootService, type ServiceContext } from './boot.js';
 export { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
 export { createPool, type Migration, migrate, type PoolOptions } from './database.js';
 export {
@@ -18,5 +19,5 @@ export { createLogger, type LoggerOptions, redactUrl } from './logger.js';
 export { createMetrics, type ServiceMetrics } from './metrics.js';
 export { toProblem } from './problem.js';
 export { type Listening, listen } from './server.js';
-export { exitOnSignals, Shutdown } from './shutdown.js';
+export { SHUTDOWN_PHASES, Shutdown, type ShutdownPhase } from './shutdown.js';
 export { parseOrThrow } from './validate.js';

@@ -47,6 +47,8 @@ export const problemHandler =
       return;
     }
     if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
-    res.status(appError.status).type('application/problem+json').send(JSON.stringify(toProblem(appError, req.originalUrl)));
+    res
+      .status(appError.status)
+      .type('application/problem+json')
+      .send(JSON.stringify(toProblem(appError, req.originalUrl)));
   };
-

@@ -31,7 +31,14 @@ export const listen = async (app: Express, port: number, host: string): Promise<
     port: actualPort,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
+        // close() only closes sockets idle at that moment; a keep-alive socket whose
+        // request finishes later would hold the server open until its timeout.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close((err) => {
+          clearInterval(sweep);
+          if (err) reject(err);
+          else resolve();
+        });
         server.closeIdleConnections();
       }),
   };

@@ -1,37 +1,41 @@
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 
-type Hook = { name: string; run: () => Promise<unknown> | unknown };
-
 /**
- * Ordered shutdown steps. `main.ts` adds them in the order they must run:
- * readiness 503 → stop accepting and drain HTTP → close workers and queues →
- * deregister → quit Redis → close the database. A failing step is logged and the
- * next one still runs.
+ * Shutdown phases, in the order they run: readiness goes 503, HTTP stops accepting and
+ * drains, workers and queues close, the instance deregisters, Redis quits, the database
+ * closes. Steps are grouped by phase, so code may add them in any order.
  */
+export const SHUTDOWN_PHASES = ['readiness', 'http', 'workers', 'registry', 'redis', 'database'] as const;
+export type ShutdownPhase = (typeof SHUTDOWN_PHASES)[number];
+
+type Step = { phase: ShutdownPhase; name: string; run: () => Promise<unknown> | unknown };
+
+/** Ordered shutdown steps. A failing step is logged and the next one still runs. */
 export class Shutdown {
-  readonly #hooks: Hook[] = [];
+  readonly #steps: Step[] = [];
   #running: Promise<boolean> | undefined;
 
   constructor(private readonly logger: Logger) {}
 
-  /** Append a step. */
-  add(name: string, run: Hook['run']): this {
-    this.#hooks.push({ name, run });
+  /** Add a step to a phase; steps of one phase run in the order they were added. */
+  add(phase: ShutdownPhase, name: string, run: Step['run']): this {
+    this.#steps.push({ phase, name, run });
     return this;
   }
 
-  /** Run every step once, in order. Resolves `true` when every step succeeded. */
+  /** Run every step once, phase by phase. Resolves `true` when every step succeeded. */
   run(): Promise<boolean> {
     this.#running ??= (async () => {
       let ok = true;
-      for (const hook of this.#hooks) {
+      const ordered = SHUTDOWN_PHASES.flatMap((phase) => this.#steps.filter((s) => s.phase === phase));
+      for (const step of ordered) {
         try {
-          await hook.run();
-          this.logger.debug({ step: hook.name }, 'shutdown step done');
+          await step.run();
+          this.logger.debug({ phase: step.phase, step: step.name }, 'shutdown step done');
         } catch (err) {
           ok = false;
-          this.logger.error({ err, step: hook.name }, 'shutdown step failed');
+          this.logger.error({ err, phase: step.phase, step: step.name }, 'shutdown step failed');
         }
       }
       return ok;

@@ -1,5 +1,15 @@
 import { Redis } from 'ioredis';
 
+const credentials = new Map<number, { username: string; password: string }>();
+
+/**
+ * Remember the harness's own ACL user for a server it started, so admin commands keep
+ * working when a test turns the default user off.
+ */
+export const rememberAdmin = (port: number, username: string, password: string): void => {
+  credentials.set(port, { username, password });
+};
+
 /**
  * Run one command against a harness-owned server over a short-lived connection that
  * never retries, so a dead server fails the call at once instead of hanging.
@@ -8,6 +18,7 @@ export const adminCommand = async (port: number, command: string, ...args: (stri
   const client = new Redis({
     host: '127.0.0.1',
     port,
+    ...credentials.get(port),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,

@@ -50,7 +50,14 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<RedisC
     }
     await run(
       redisCliBin(),
-      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
       { timeout: 30_000 },
     );
     await waitFor(

@@ -1,16 +1,7 @@
-import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+import type {} from './index.js';
 import { startPostgres } from './postgres.js';
 import { startRedisServer } from './redis-server.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** A Redis the whole test run shares; tests namespace their keys and never flush it. */
-    redisUrl: string;
-    /** A Postgres server; tests create their own database on it with `createTestDatabase`. */
-    postgresUrl: string;
-  }
-}
 
 /**
  * Vitest global setup: one private redis-server (or the user's `REDIS_URL`) and one

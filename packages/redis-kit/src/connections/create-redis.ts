@@ -1,0 +1,81 @@
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { type RedisConfig, redisMode, urlAuth } from './redis-config.js';
+
+/** A standalone/Sentinel client or a Cluster client; both speak the same commands. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * What the connection is for. Each role gets the settings its users need:
+ * - `command`: locks, registry, idempotency, cache reads/writes. Commands queue while
+ *   reconnecting and fail after 3 retries, so callers see an error rather than hanging.
+ * - `producer`: BullMQ `Queue`s. Fails fast when Redis is down (`enableOfflineQueue: false`).
+ * - `worker`: BullMQ `Worker`s and blocking reads. `maxRetriesPerRequest: null`, as BullMQ requires.
+ * - `subscriber`: pub/sub. Its own connection, since a subscribed connection can run nothing else.
+ */
+export type ConnectionRole = 'command' | 'producer' | 'worker' | 'subscriber';
+
+const ROLE_OPTIONS: Record<ConnectionRole, RedisOptions> = {
+  command: { maxRetriesPerRequest: 3 },
+  producer: { maxRetriesPerRequest: 3, enableOfflineQueue: false },
+  worker: { maxRetriesPerRequest: null },
+  subscriber: { maxRetriesPerRequest: null },
+};
+
+/** Options for {@link createRedis}. */
+export interface CreateRedisOptions {
+  /** Default `command`. */
+  role?: ConnectionRole;
+  /** Shown in `CLIENT LIST` (`CLIENT SETNAME`), e.g. `catalog-1a2b:cache`. */
+  connectionName?: string;
+  /** Passed through to ioredis last, for anything not covered here. */
+  overrides?: RedisOptions;
+}
+
+/** Reconnect backoff: 50 ms doubling to 2 s, forever (ioredis' default grows without a cap). */
+const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+
+/**
+ * Create an ioredis client for `config` in the role's shape. ioredis does the real
+ * work: reconnects, Sentinel discovery and failover, Cluster redirects. On Sentinel,
+ * `failoverDetector` makes it move to a new primary as soon as Sentinel announces one.
+ */
+export const createRedis = (
+  config: RedisConfig,
+  { role = 'command', connectionName, overrides }: CreateRedisOptions = {},
+): RedisClient => {
+  const auth = urlAuth(config.url);
+  const common: RedisOptions = {
+    ...ROLE_OPTIONS[role],
+    username: auth.username,
+    password: auth.password,
+    db: auth.db,
+    connectionName,
+    retryStrategy,
+    ...(auth.tls ? { tls: {} } : {}),
+    ...overrides,
+  };
+  switch (redisMode(config)) {
+    case 'cluster': {
+      const { db: _db, ...redisOptions } = common;
+      const clusterOptions: ClusterOptions = {
+        redisOptions,
+        clusterRetryStrategy: retryStrategy,
+        enableOfflineQueue: common.enableOfflineQueue ?? true,
+        maxRedirections: 16,
+      };
+      return new Cluster(config.clusterNodes ?? [], clusterOptions);
+    }
+    case 'sentinel':
+      return new Redis({
+        ...common,
+        sentinels: config.sentinels,
+        name: config.sentinelName ?? 'storefront',
+        sentinelUsername: auth.username,
+        sentinelPassword: auth.password,
+        failoverDetector: true,
+        ...(auth.tls ? { enableTLSForSentinelMode: true } : {}),
+      });
+    default:
+      return new Redis({ ...common, host: auth.host, port: auth.port });
+  }
+};

@@ -1,0 +1,10 @@
+export { type ConnectionRole, type CreateRedisOptions, createRedis, type RedisClient } from './create-redis.js';
+export { assertNoEviction, EvictionPolicyError, evictionPolicies } from './eviction-policy.js';
+export {
+  type HostPort,
+  parseHostList,
+  type RedisConfig,
+  type RedisSettings,
+  redisMode,
+  toRedisConfig,
+} from './redis-config.js';

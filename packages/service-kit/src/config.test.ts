@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { baseEnv, ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  const schema = baseEnv.extend({ ADMIN_TOKEN: z.string().min(16) });
+
+  it('returns a frozen config with defaults filled in', () => {
+    const config = loadConfig(schema, { PORT: '3101', ADMIN_TOKEN: 'x'.repeat(16) });
+    expect(config.PORT).toBe(3101);
+    expect(config.LOG_LEVEL).toBe('info');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names every bad variable on one line without echoing its value', () => {
+    const run = () => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://secret-host', ADMIN_TOKEN: 'short-secret' });
+    expect(run).toThrow(ConfigError);
+    try {
+      run();
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message).toMatch(/PORT/);
+      expect(message).toMatch(/REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+      expect(message).toMatch(/ADMIN_TOKEN/);
+      expect(message).not.toContain('short-secret');
+      expect(message).not.toContain('secret-host');
+      expect(message).not.toContain('\n');
+    }
+  });
+
+  it('splits comma lists (Sentinel and Cluster seeds)', () => {
+    const config = loadConfig(baseEnv, { PORT: '1', REDIS_SENTINELS: '127.0.0.1:26379, 127.0.0.1:26380' });
+    expect(config.REDIS_SENTINELS).toEqual(['127.0.0.1:26379', '127.0.0.1:26380']);
+  });
+});

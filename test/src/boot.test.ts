@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { createTestDatabase, startServiceProcess, type TestDatabase } from '@storefront/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { serviceEntry } from './paths.js';
+
+const SERVICES = ['catalog', 'order', 'notifier'] as const;
+
+describe.each(SERVICES)('%s process', (service) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(inject('postgresUrl'), service);
+  });
+  afterAll(() => db?.drop());
+
+  it('exits 1 with a one-line reason naming a bad env value', () => {
+    const result = spawnSync(process.execPath, [serviceEntry(service)], {
+      env: { PATH: process.env.PATH, PORT: 'eighty', DATABASE_URL: db.url },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^${service}: Invalid configuration: PORT `));
+  });
+
+  it('serves health and metrics, then drains and exits 0 on SIGTERM', async () => {
+    const proc = await startServiceProcess({
+      entry: serviceEntry(service),
+      env: { PORT: '0', DATABASE_URL: db.url, REDIS_URL: inject('redisUrl'), LOG_LEVEL: 'info' },
+    });
+    const ready = await fetch(`${proc.baseUrl}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ checks: { database: 'ok', redis: 'ok' } });
+    expect(await (await fetch(`${proc.baseUrl}/metrics`)).text()).toContain(`service="${service}"`);
+    expect(await proc.stop('SIGTERM')).toBe(0);
+    expect(proc.logs.some((l) => l.msg === 'shutdown complete')).toBe(true);
+  });
+});
