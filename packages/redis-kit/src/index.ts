@@ -1,1 +1,3 @@
 export * from './connections/index.js';
+export * from './lock/index.js';
+export { type KitMetrics, kitMetrics } from './metrics/kit-metrics.js';

@@ -25,3 +25,4 @@ export { type RedisProcess, redisServerBin, type StartRedisOptions, startRedisSe
 export { type SentinelOptions, type SentinelTopology, startSentinelTopology } from './sentinel.js';
 export { type ServiceProcess, type StartServiceOptions, startServiceProcess } from './service-process.js';
 export { type WaitOptions, waitFor } from './wait-for.js';
+export { type LineReader, lineReader } from './line-reader.js';

@@ -1,0 +1,2 @@
+export { LockLostError, LockTimeoutError } from './errors.js';
+export { type Lease, type LockOptions, RedisLock } from './redis-lock.js';

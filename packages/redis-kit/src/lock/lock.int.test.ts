@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase, lineReader, track, waitFor } from '@storefront/testing';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRedis, type RedisClient } from '../connections/create-redis.js';
+import { LockLostError, LockTimeoutError } from './errors.js';
+import { RedisLock } from './redis-lock.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
+const ns = () => `test:lock:${Math.random().toString(36).slice(2)}`;
+
+let redis: RedisClient;
+beforeAll(() => {
+  redis = createRedis({ url: inject('redisUrl') });
+});
+afterAll(() => redis.quit());
+
+describe('RedisLock', () => {
+  it('gives each acquisition a larger fencing token and excludes a second holder', async () => {
+    const key = ns();
+    const lock = new RedisLock(redis, { acquireTimeoutMs: 100 });
+    const first = await lock.acquire(key);
+    await expect(lock.acquire(key)).rejects.toThrow(LockTimeoutError);
+    expect(await first.release()).toBe(true);
+    const second = await lock.acquire(key);
+    expect(second.fence).toBe(first.fence + 1);
+    await second.release();
+  });
+
+  it('never deletes a lock it no longer holds (compare-and-delete)', async () => {
+    const key = ns();
+    const lock = new RedisLock(redis, { ttlMs: 100, autoRenew: false, acquireTimeoutMs: 2000 });
+    const stale = await lock.acquire(key);
+    const current = await lock.acquire(key); // waits for the stale lease to expire
+    expect(await stale.release()).toBe(false);
+    expect(stale.signal.aborted).toBe(true);
+    expect(await redis.get(key)).toBe(current.token);
+    await expect(stale.extend()).rejects.toThrow(LockLostError);
+    await current.release();
+  });
+
+  it('renews the lease while work runs past the TTL', async () => {
+    const key = ns();
+    const lock = new RedisLock(redis, { ttlMs: 150 });
+    const lease = await lock.acquire(key);
+    // Hold for several TTLs, observing the key's remaining life stays positive throughout.
+    const until = Date.now() + 600;
+    while (Date.now() < until) {
+      expect(await redis.pttl(key)).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(lease.signal.aborted).toBe(false);
+    expect(await lease.release()).toBe(true);
+  });
+
+  it('acquires several keys in sorted order and releases them all afterwards', async () => {
+    const [a, b, c] = [ns(), ns(), ns()];
+    const lock = new RedisLock(redis, { acquireTimeoutMs: 5000, retryDelayMs: 2 });
+    let inside = 0;
+    let overlap = false;
+    // Opposite orders would deadlock without sorting; with it, both finish.
+    const run = (keys: string[]) =>
+      lock.withLocks(keys, async (leases) => {
+        inside++;
+        if (inside > 1) overlap = true;
+        expect([...leases.keys()]).toEqual([...keys].sort());
+        await new Promise((r) => setTimeout(r, 5));
+        inside--;
+      });
+    await Promise.all([run([a, b, c]), run([c, b, a]), run([b, a, c])]);
+    expect(overlap).toBe(false);
+    expect(await redis.exists(a, b, c)).toBe(0);
+  });
+
+  it('is all-or-nothing: when one key times out, the keys already taken are released', async () => {
+    const [a, b] = [ns(), ns()].sort() as [string, string];
+    const lock = new RedisLock(redis, { acquireTimeoutMs: 100 });
+    const blocker = await lock.acquire(b);
+    let ran = false;
+    await expect(
+      lock.withLocks([a, b], async () => {
+        ran = true;
+      }),
+    ).rejects.toThrow(LockTimeoutError);
+    expect(ran).toBe(false);
+    expect(await redis.exists(a)).toBe(0);
+    await blocker.release();
+  });
+
+  it('records wait, contention and lost leases', async () => {
+    const registry = new Registry();
+    const key = ns();
+    const lock = new RedisLock(redis, { registry, ttlMs: 50, autoRenew: false, acquireTimeoutMs: 1000 });
+    const first = await lock.acquire(key);
+    const second = await lock.acquire(key);
+    await first.release();
+    await second.release();
+    const text = await registry.metrics();
+    expect(text).toMatch(/lock_contention_total 1/);
+    expect(text).toMatch(/lock_lost_total 1/);
+    expect(text).toMatch(/lock_wait_seconds_count\{outcome="acquired"\} 2/);
+  });
+});
+
+describe('RedisLock across processes', () => {
+  it('never lets two processes hold the lock at once: 4 processes × 50 read-modify-writes lose no update', async () => {
+    const key = ns();
+    const children = Array.from({ length: 4 }, () =>
+      track(spawn(process.execPath, [fixture('lock-contender.mjs'), inject('redisUrl'), key, '50', '4'], { stdio: 'inherit' })),
+    );
+    const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    expect(Number(await redis.get(`${key}:counter`))).toBe(200);
+    expect(Number(await redis.get(`${key}:violations`))).toBe(0);
+  }, 60_000);
+
+  it('rejects the late write of a holder paused (SIGSTOP) past its TTL, by its fencing token', async () => {
+    const key = ns();
+    const db = await createTestDatabase(inject('postgresUrl'), 'fence');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('CREATE TABLE stock (id text PRIMARY KEY, qty int NOT NULL, fence bigint NOT NULL DEFAULT 0)');
+      await client.query("INSERT INTO stock (id, qty) VALUES ('sku-1', 10)");
+      const child = track(
+        spawn(process.execPath, [fixture('lock-pauser.mjs'), inject('redisUrl'), db.url, key], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        }),
+      );
+      const lines = lineReader(child.stdout!);
+      const { acquired } = await lines.nextJson<{ acquired: number }>();
+      child.kill('SIGSTOP');
+      // Paused, it cannot renew: wait for the lease to expire, then take the lock ourselves.
+      await waitFor(async () => (await redis.exists(key)) === 0, { description: 'paused lease to expire' });
+      const lease = await new RedisLock(redis).acquire(key);
+      expect(lease.fence).toBeGreaterThan(acquired);
+      const ours = await client.query('UPDATE stock SET qty = $1, fence = $2 WHERE id = $3 AND fence <= $2', [
+        7,
+        lease.fence,
+        'sku-1',
+      ]);
+      expect(ours.rowCount).toBe(1);
+      child.kill('SIGCONT');
+      child.stdin!.end('write\n');
+      const late = await lines.nextJson();
+      expect(late).toEqual({ written: 0, lostSignal: true, released: false });
+      expect((await client.query("SELECT qty, fence FROM stock WHERE id = 'sku-1'")).rows[0]).toEqual({
+        qty: 7,
+        fence: String(lease.fence),
+      });
+      expect(await redis.get(key)).toBe(lease.token);
+      await lease.release();
+      await once(child, 'exit');
+    } finally {
+      await client.end();
+      await db.drop();
+    }
+  }, 30_000);
+});

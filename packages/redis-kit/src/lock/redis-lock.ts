@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import type { RedisClient } from '../connections/create-redis.js';
+import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import { LockLostError, LockTimeoutError } from './errors.js';
+import { acquireScript, extendScript, releaseScript } from './lock-scripts.js';
+
+/** Options for {@link RedisLock}. */
+export interface LockOptions {
+  /** Lease time-to-live. Default 10 000 ms. */
+  ttlMs?: number;
+  /** Give up acquiring after this long. Default 5 000 ms. */
+  acquireTimeoutMs?: number;
+  /** Base delay between attempts; each wait is random in [0.5, 1.5] × this, capped by the lock's remaining TTL. Default 25 ms. */
+  retryDelayMs?: number;
+  /** Renew the lease every ttl/3 while it is held. Default true. */
+  autoRenew?: boolean;
+  /** Key of the fencing counter for a lock key. Default `${key}:fence` (same Cluster slot when the key has a hash tag). */
+  fenceKey?: (key: string) => string;
+  /** Where lock metrics go. Default: none. */
+  registry?: Registry;
+}
+
+/** A held lock. */
+export interface Lease {
+  readonly key: string;
+  readonly token: string;
+  /**
+   * Fencing token: grows by one on every acquisition of this key, forever. Pass it to the
+   * store with each write; the store rejects a write whose token is lower than one it has
+   * seen, so a holder that was paused past its TTL cannot overwrite a newer holder's work.
+   */
+  readonly fence: number;
+  /** Aborted when renewal finds the lease gone. Long work should check it. */
+  readonly signal: AbortSignal;
+  /** Push the expiry to `ttlMs` from now; throws {@link LockLostError} when the lease is gone. */
+  extend(ttlMs?: number): Promise<void>;
+  /** Release if still ours. Resolves `false` when it had already been lost. Safe to call twice. */
+  release(): Promise<boolean>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A single-instance Redis lock with a random token, PX TTL, Lua compare-and-delete
+ * release, automatic renewal, retry with jitter until a deadline, and a fencing token.
+ * For several keys at once use {@link RedisLock.withLocks}: sorted order, all-or-nothing.
+ */
+export class RedisLock {
+  readonly #redis: RedisClient;
+  readonly #ttlMs: number;
+  readonly #acquireTimeoutMs: number;
+  readonly #retryDelayMs: number;
+  readonly #autoRenew: boolean;
+  readonly #fenceKey: (key: string) => string;
+  readonly #metrics: KitMetrics | undefined;
+
+  constructor(redis: RedisClient, options: LockOptions = {}) {
+    this.#redis = redis;
+    this.#ttlMs = options.ttlMs ?? 10_000;
+    this.#acquireTimeoutMs = options.acquireTimeoutMs ?? 5_000;
+    this.#retryDelayMs = options.retryDelayMs ?? 25;
+    this.#autoRenew = options.autoRenew ?? true;
+    this.#fenceKey = options.fenceKey ?? ((key) => `${key}:fence`);
+    this.#metrics = kitMetrics(options.registry);
+  }
+
+  /** Try once; `undefined` when someone else holds it. */
+  async tryAcquire(key: string): Promise<Lease | undefined> {
+    const token = randomBytes(16).toString('hex');
+    const result = await acquireScript(this.#redis)(key, this.#fenceKey(key), token, this.#ttlMs);
+    return result > 0 ? this.#lease(key, token, result) : undefined;
+  }
+
+  /** Acquire, retrying with jitter until `acquireTimeoutMs`; throws {@link LockTimeoutError}. */
+  async acquire(key: string, { timeoutMs = this.#acquireTimeoutMs }: { timeoutMs?: number } = {}): Promise<Lease> {
+    const started = performance.now();
+    const deadline = started + timeoutMs;
+    const acquire = acquireScript(this.#redis);
+    for (let attempt = 0; ; attempt++) {
+      const token = randomBytes(16).toString('hex');
+      const result = await acquire(key, this.#fenceKey(key), token, this.#ttlMs);
+      if (result > 0) {
+        this.#metrics?.lockWait.observe({ outcome: 'acquired' }, (performance.now() - started) / 1000);
+        return this.#lease(key, token, result);
+      }
+      if (attempt === 0) this.#metrics?.lockContention.inc();
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) {
+        this.#metrics?.lockWait.observe({ outcome: 'timeout' }, (performance.now() - started) / 1000);
+        throw new LockTimeoutError(key, timeoutMs);
+      }
+      // Jitter spreads waiters so they do not retry in lockstep; never sleep past the holder's TTL or our deadline.
+      const jittered = this.#retryDelayMs * (0.5 + Math.random());
+      await sleep(Math.max(1, Math.min(jittered, -result, remaining)));
+    }
+  }
+
+  /**
+   * Acquire every key (deduplicated, in sorted order so two callers never wait on each
+   * other in a cycle), run `work`, release all. All-or-nothing: if any key times out,
+   * the ones already held are released and {@link LockTimeoutError} is thrown.
+   * `work` gets the leases by key, for their fencing tokens.
+   */
+  async withLocks<T>(keys: readonly string[], work: (leases: ReadonlyMap<string, Lease>) => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    const leases = new Map<string, Lease>();
+    try {
+      for (const key of sorted) leases.set(key, await this.acquire(key));
+      return await work(leases);
+    } finally {
+      await Promise.allSettled([...leases.values()].map((lease) => lease.release()));
+    }
+  }
+
+  /** {@link withLocks} for one key. */
+  withLock<T>(key: string, work: (lease: Lease) => Promise<T>): Promise<T> {
+    return this.withLocks([key], (leases) => work(leases.get(key)!));
+  }
+
+  #lease(key: string, token: string, fence: number): Lease {
+    const controller = new AbortController();
+    const acquiredAt = performance.now();
+    let released: Promise<boolean> | undefined;
+    const lost = () => {
+      if (!controller.signal.aborted) {
+        this.#metrics?.lockLost.inc();
+        controller.abort(new LockLostError(key));
+      }
+    };
+    const extend = async (ttlMs = this.#ttlMs) => {
+      if ((await extendScript(this.#redis)(key, token, ttlMs)) !== 1) {
+        lost();
+        throw new LockLostError(key);
+      }
+    };
+    const renewal = this.#autoRenew
+      ? setInterval(() => {
+          extend().catch(() => {
+            // Lost, or Redis unreachable: either way stop renewing; the signal tells the holder.
+            clearInterval(renewal);
+            lost();
+          });
+        }, Math.max(1, Math.floor(this.#ttlMs / 3)))
+      : undefined;
+    renewal?.unref();
+    return {
+      key,
+      token,
+      fence,
+      signal: controller.signal,
+      extend,
+      release: () => {
+        released ??= (async () => {
+          clearInterval(renewal);
+          this.#metrics?.lockHeld.observe((performance.now() - acquiredAt) / 1000);
+          const ok = (await releaseScript(this.#redis)(key, token)) === 1;
+          if (!ok) lost();
+          return ok;
+        })();
+        return released;
+      },
+    };
+  }
+}
