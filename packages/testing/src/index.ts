@@ -14,6 +14,7 @@ export { adminCommand, infoFields } from './admin-client.js';
 export { pidAlive, stopChild, track } from './child-processes.js';
 export { type ClusterOptions, type RedisCluster, startCluster } from './cluster.js';
 export { freePort } from './free-port.js';
+export { type LineReader, lineReader } from './line-reader.js';
 export {
   createTestDatabase,
   type PostgresServer,
@@ -25,4 +26,3 @@ export { type RedisProcess, redisServerBin, type StartRedisOptions, startRedisSe
 export { type SentinelOptions, type SentinelTopology, startSentinelTopology } from './sentinel.js';
 export { type ServiceProcess, type StartServiceOptions, startServiceProcess } from './service-process.js';
 export { type WaitOptions, waitFor } from './wait-for.js';
-export { type LineReader, lineReader } from './line-reader.js';

@@ -1,7 +1,10 @@
 /** The lock could not be acquired before the deadline. */
 export class LockTimeoutError extends Error {
   override name = 'LockTimeoutError';
-  constructor(readonly key: string, waitedMs: number) {
+  constructor(
+    readonly key: string,
+    waitedMs: number,
+  ) {
     super(`Timed out after ${waitedMs} ms waiting for lock ${key}`);
   }
 }

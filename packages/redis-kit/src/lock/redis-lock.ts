@@ -135,13 +135,16 @@ export class RedisLock {
       }
     };
     const renewal = this.#autoRenew
-      ? setInterval(() => {
-          extend().catch(() => {
-            // Lost, or Redis unreachable: either way stop renewing; the signal tells the holder.
-            clearInterval(renewal);
-            lost();
-          });
-        }, Math.max(1, Math.floor(this.#ttlMs / 3)))
+      ? setInterval(
+          () => {
+            extend().catch(() => {
+              // Lost, or Redis unreachable: either way stop renewing; the signal tells the holder.
+              clearInterval(renewal);
+              lost();
+            });
+          },
+          Math.max(1, Math.floor(this.#ttlMs / 3)),
+        )
       : undefined;
     renewal?.unref();
     return {

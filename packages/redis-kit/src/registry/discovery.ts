@@ -1,0 +1,136 @@
+import { EventEmitter } from 'node:events';
+import { channels, keys } from '@storefront/contracts';
+import type { Registry } from 'prom-client';
+import type { RedisClient } from '../connections/create-redis.js';
+import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import type { InstanceRecord, LiveInstance, RegistryChange } from './instance.js';
+import { listScript } from './registry-scripts.js';
+
+/** Options for {@link Discovery}. */
+export interface DiscoveryOptions {
+  /** Poll period, the fallback when a pub/sub message is missed. Default 1 000 ms. */
+  refreshMs?: number;
+  /** An instance reported failed is skipped by {@link Discovery.pick} for this long. Default 5 000 ms. */
+  failureCooldownMs?: number;
+  /** Where registry metrics go. Default: none. */
+  registry?: Registry;
+}
+
+/** Thrown by {@link Discovery.pick} when no live instance is known. */
+export class NoInstanceError extends Error {
+  override name = 'NoInstanceError';
+  constructor(readonly service: string) {
+    super(`no live ${service} instance in the registry`);
+  }
+}
+
+/**
+ * Live instances of one service. Hears joins and leaves at once over pub/sub, polls
+ * as a fallback, and filters by each record's expiry on every read, so a crashed
+ * instance disappears when its TTL runs out even between polls. Emits `change`.
+ */
+export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
+  readonly #redis: RedisClient;
+  readonly #subscriber: RedisClient | undefined;
+  readonly #service: string;
+  readonly #refreshMs: number;
+  readonly #failureCooldownMs: number;
+  readonly #metrics: KitMetrics | undefined;
+  readonly #failedAt = new Map<string, number>();
+  #instances: LiveInstance[] = [];
+  #cursor = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  readonly #onMessage = (channel: string, message: string) => {
+    if (channel !== channels.registryChanges) return;
+    try {
+      const change = JSON.parse(message) as RegistryChange;
+      if (change.service === this.#service) void this.refresh().catch(() => {});
+    } catch {
+      // not a registry message; ignore
+    }
+  };
+
+  /**
+   * @param redis command connection
+   * @param subscriber a connection used only for pub/sub (may be shared); without it, discovery only polls
+   */
+  constructor(redis: RedisClient, subscriber: RedisClient | undefined, service: string, options: DiscoveryOptions = {}) {
+    super();
+    this.#redis = redis;
+    this.#subscriber = subscriber;
+    this.#service = service;
+    this.#refreshMs = options.refreshMs ?? 1_000;
+    this.#failureCooldownMs = options.failureCooldownMs ?? 5_000;
+    this.#metrics = kitMetrics(options.registry);
+  }
+
+  /** Load the current instances, subscribe to changes, start polling. */
+  async start(): Promise<void> {
+    if (this.#subscriber) {
+      this.#subscriber.on('message', this.#onMessage);
+      await this.#subscriber.subscribe(channels.registryChanges);
+    }
+    await this.refresh();
+    this.#timer = setInterval(() => void this.refresh().catch(() => {}), this.#refreshMs);
+    this.#timer.unref();
+  }
+
+  /** Stop polling and listening. Leaves the shared subscriber connection open. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#subscriber?.off('message', this.#onMessage);
+  }
+
+  /** Re-read the registry now (concurrent calls share one read). */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#read().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  /** Live instances, sorted by id. */
+  instances(): LiveInstance[] {
+    const now = Date.now();
+    return this.#instances.filter((i) => i.expiresAt > now);
+  }
+
+  /**
+   * Next instance, round-robin, skipping ones reported failed within the cooldown
+   * (if every instance failed recently, the least recently failed one).
+   */
+  pick(): LiveInstance {
+    const live = this.instances();
+    if (live.length === 0) throw new NoInstanceError(this.#service);
+    const now = Date.now();
+    const healthy = live.filter((i) => now - (this.#failedAt.get(i.instanceId) ?? 0) > this.#failureCooldownMs);
+    if (healthy.length === 0) {
+      return live.reduce((a, b) => ((this.#failedAt.get(a.instanceId) ?? 0) <= (this.#failedAt.get(b.instanceId) ?? 0) ? a : b));
+    }
+    this.#cursor = (this.#cursor + 1) % healthy.length;
+    return healthy[this.#cursor]!;
+  }
+
+  /** Tell discovery a call to this instance failed, so {@link pick} avoids it for a while. */
+  reportFailure(instanceId: string): void {
+    this.#failedAt.set(instanceId, Date.now());
+  }
+
+  async #read(): Promise<void> {
+    const reply = await listScript(this.#redis)(keys.registry.index(this.#service), keys.registry.instance(this.#service, ''));
+    const serverNow = Number(reply[0]);
+    // Translate server-clock expiries to our clock once, at read time.
+    const offset = Date.now() - serverNow;
+    const next: LiveInstance[] = [];
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      const record = JSON.parse(String(reply[i + 2])) as InstanceRecord;
+      next.push({ ...record, expiresAt: Number(reply[i + 1]) + offset });
+    }
+    next.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+    const before = this.#instances.map((i) => i.instanceId).join(',');
+    this.#instances = next;
+    this.#metrics?.registryInstances.set({ service: this.#service }, next.length);
+    if (before !== next.map((i) => i.instanceId).join(',')) this.emit('change', next);
+  }
+}

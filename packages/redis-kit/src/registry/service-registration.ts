@@ -1,0 +1,110 @@
+import { channels, keys } from '@storefront/contracts';
+import type { Registry } from 'prom-client';
+import type { RedisClient } from '../connections/create-redis.js';
+import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import type { InstanceRecord, RegistryChange } from './instance.js';
+import { deregisterScript, heartbeatScript } from './registry-scripts.js';
+
+/** Options for {@link ServiceRegistration}. */
+export interface RegistrationOptions {
+  /** How long the record lives without a heartbeat. Default 5 000 ms. */
+  ttlMs?: number;
+  /** Heartbeat period. Default ttl / 3, so two late heartbeats in a row still do not expire it. */
+  heartbeatMs?: number;
+  /** Where registry metrics go. Default: none. */
+  registry?: Registry;
+  /** Told when a heartbeat fails or the record had to be re-created. */
+  onEvent?: (event: { type: 'reregistered' | 'heartbeat_failed'; error?: unknown }) => void;
+}
+
+/** Thrown by {@link ServiceRegistration.start} when another live instance holds the same id. */
+export class InstanceIdTakenError extends Error {
+  override name = 'InstanceIdTakenError';
+}
+
+/**
+ * One instance's presence in the registry: claims its id (SET NX semantics), keeps a
+ * TTL heartbeat, re-registers by itself when the record vanished (expiry during a long
+ * pause, FLUSHALL, a Redis restart or failover), and deregisters on {@link stop}.
+ */
+export class ServiceRegistration {
+  readonly #redis: RedisClient;
+  readonly #record: InstanceRecord;
+  readonly #json: string;
+  readonly #ttlMs: number;
+  readonly #heartbeatMs: number;
+  readonly #metrics: KitMetrics | undefined;
+  readonly #onEvent: RegistrationOptions['onEvent'];
+  #timer: NodeJS.Timeout | undefined;
+  #lastHeartbeatAt = 0;
+
+  constructor(redis: RedisClient, record: InstanceRecord, options: RegistrationOptions = {}) {
+    this.#redis = redis;
+    this.#record = record;
+    this.#json = JSON.stringify(record);
+    this.#ttlMs = options.ttlMs ?? 5_000;
+    this.#heartbeatMs = options.heartbeatMs ?? Math.floor(this.#ttlMs / 3);
+    this.#metrics = kitMetrics(options.registry);
+    this.#onEvent = options.onEvent;
+  }
+
+  /** When the last successful heartbeat happened (ms epoch), for readiness checks. */
+  get lastHeartbeatAt(): number {
+    return this.#lastHeartbeatAt;
+  }
+
+  /** True when the last heartbeat is younger than the TTL. */
+  get fresh(): boolean {
+    return Date.now() - this.#lastHeartbeatAt < this.#ttlMs;
+  }
+
+  /** Claim the id and start heartbeating. Throws {@link InstanceIdTakenError} if the id is in use. */
+  async start(): Promise<void> {
+    const result = await this.#beat();
+    if (result === 0) throw new InstanceIdTakenError(`instance id ${this.#record.instanceId} is already registered`);
+    this.#timer = setInterval(() => {
+      this.#beat().catch((error) => {
+        this.#metrics?.registryHeartbeats.inc({ outcome: 'failed' });
+        this.#onEvent?.({ type: 'heartbeat_failed', error });
+      });
+    }, this.#heartbeatMs);
+    this.#timer.unref();
+  }
+
+  /** Stop heartbeating and remove the record, announcing the leave at once. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    const { service, instanceId } = this.#record;
+    const leave: RegistryChange = { type: 'leave', service, instanceId };
+    await deregisterScript(this.#redis)(
+      keys.registry.instance(service, instanceId),
+      keys.registry.index(service),
+      this.#json,
+      instanceId,
+      channels.registryChanges,
+      JSON.stringify(leave),
+    );
+  }
+
+  async #beat(): Promise<number> {
+    const { service, instanceId } = this.#record;
+    const join: RegistryChange = { type: 'join', service, instanceId };
+    const result = await heartbeatScript(this.#redis)(
+      keys.registry.instance(service, instanceId),
+      keys.registry.index(service),
+      this.#json,
+      this.#ttlMs,
+      instanceId,
+      channels.registryChanges,
+      JSON.stringify(join),
+    );
+    if (result !== 0) this.#lastHeartbeatAt = Date.now();
+    if (result === 1) this.#metrics?.registryHeartbeats.inc({ outcome: 'renewed' });
+    if (result === 2 && this.#timer) {
+      this.#metrics?.registryHeartbeats.inc({ outcome: 'reregistered' });
+      this.#onEvent?.({ type: 'reregistered' });
+    }
+    return result;
+  }
+}
