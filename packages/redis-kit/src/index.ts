@@ -1,3 +1,4 @@
+export * from './cache/index.js';
 export * from './connections/index.js';
 export * from './lock/index.js';
 export { type KitMetrics, kitMetrics } from './metrics/kit-metrics.js';

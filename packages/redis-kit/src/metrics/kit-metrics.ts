@@ -31,7 +31,7 @@ const create = (registry: Registry): KitMetrics => {
   return {
     cacheRequests: new Counter({
       name: 'cache_requests_total',
-      help: 'Cache reads by the tier that answered: l1, l2, stale (served while revalidating) or miss (origin load)',
+      help: 'Cache reads by the tier that answered: l1, l2, stale (served while revalidating), miss (origin load) or bypass (cache Redis unreachable)',
       labelNames: ['namespace', 'tier'] as const,
       registers,
     }),
