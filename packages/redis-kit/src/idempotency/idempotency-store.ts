@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import type { RedisClient } from '../connections/create-redis.js';
+import { releaseScript } from '../lock/lock-scripts.js';
+import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import { defineScript } from '../scripts/define-script.js';
+
+/** A response kept for replay. */
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+type Pending = { state: 'pending'; fp: string; token: string };
+type Done = { state: 'done'; fp: string; response: StoredResponse };
+
+/** Options for {@link IdempotencyStore}. */
+export interface IdempotencyOptions {
+  /** How long a completed response is replayed. Default 24 h. */
+  ttlMs?: number;
+  /** How long a claim lives while the first request runs; must exceed the request timeout. Default 30 000 ms. */
+  inFlightTtlMs?: number;
+  /** A repeat that finds the original still running waits this long for its response before 409. Default 0. */
+  waitMs?: number;
+  /** Where metrics go. Default: none. */
+  registry?: Registry;
+}
+
+/** 409: the same key is being executed right now. */
+export class IdempotencyInFlightError extends Error {
+  override name = 'IdempotencyInFlightError';
+  constructor(readonly key: string) {
+    super('A request with this Idempotency-Key is still being processed');
+  }
+}
+
+/** 422: the key was used before with a different request. */
+export class IdempotencyMismatchError extends Error {
+  override name = 'IdempotencyMismatchError';
+  constructor(readonly key: string) {
+    super('This Idempotency-Key was used with a different request payload');
+  }
+}
+
+/** Replace the claim with the final response, only if the claim is still ours. */
+const completeScript = defineScript<number>(
+  'sfIdempotencyComplete',
+  1,
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`,
+);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Idempotency keys: the first request with a key claims it (SET NX) and runs; its
+ * response is stored and replayed to every repeat for `ttlMs`. A repeat with a different
+ * payload fingerprint is rejected (422); a repeat while the first still runs waits up
+ * to `waitMs`, then gets 409. If the first request throws, the claim is removed so a
+ * retry can run.
+ */
+export class IdempotencyStore {
+  readonly #redis: RedisClient;
+  readonly #ttlMs: number;
+  readonly #inFlightTtlMs: number;
+  readonly #waitMs: number;
+  readonly #metrics: KitMetrics | undefined;
+
+  constructor(redis: RedisClient, options: IdempotencyOptions = {}) {
+    this.#redis = redis;
+    this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
+    this.#inFlightTtlMs = options.inFlightTtlMs ?? 30_000;
+    this.#waitMs = options.waitMs ?? 0;
+    this.#metrics = kitMetrics(options.registry);
+  }
+
+  /**
+   * Run `work` once per `key`. `fp` identifies the request payload (see `fingerprint`).
+   * Resolves with the response and whether it was replayed.
+   */
+  async execute(
+    key: string,
+    fp: string,
+    work: () => Promise<StoredResponse>,
+  ): Promise<{ response: StoredResponse; replayed: boolean }> {
+    const pending = JSON.stringify({ state: 'pending', fp, token: randomBytes(12).toString('hex') } satisfies Pending);
+    const deadline = Date.now() + this.#waitMs;
+    for (;;) {
+      const previous = await this.#redis.set(key, pending, 'PX', this.#inFlightTtlMs, 'NX', 'GET');
+      if (previous === null) return { response: await this.#run(key, fp, pending, work), replayed: false };
+      const record = JSON.parse(previous) as Pending | Done;
+      if (record.fp !== fp) {
+        this.#metrics?.idempotency.inc({ outcome: 'mismatch' });
+        throw new IdempotencyMismatchError(key);
+      }
+      if (record.state === 'done') {
+        this.#metrics?.idempotency.inc({ outcome: 'replayed' });
+        return { response: record.response, replayed: true };
+      }
+      if (Date.now() >= deadline) {
+        this.#metrics?.idempotency.inc({ outcome: 'in_flight' });
+        throw new IdempotencyInFlightError(key);
+      }
+      await sleep(10);
+    }
+  }
+
+  async #run(key: string, fp: string, pending: string, work: () => Promise<StoredResponse>): Promise<StoredResponse> {
+    let response: StoredResponse;
+    try {
+      response = await work();
+    } catch (error) {
+      await releaseScript(this.#redis)(key, pending);
+      throw error;
+    }
+    const done = JSON.stringify({ state: 'done', fp, response } satisfies Done);
+    await completeScript(this.#redis)(key, pending, done, this.#ttlMs);
+    this.#metrics?.idempotency.inc({ outcome: 'executed' });
+    return response;
+  }
+}

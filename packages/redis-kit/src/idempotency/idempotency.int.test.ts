@@ -1,0 +1,80 @@
+import { waitFor } from '@storefront/testing';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createRedis, type RedisClient } from '../connections/create-redis.js';
+import { fingerprint } from './fingerprint.js';
+import { IdempotencyInFlightError, IdempotencyMismatchError, IdempotencyStore } from './idempotency-store.js';
+
+const opened: RedisClient[] = [];
+const connect = () => {
+  const c = createRedis({ url: inject('redisUrl') });
+  opened.push(c);
+  return c;
+};
+afterAll(() => {
+  for (const c of opened) c.disconnect();
+});
+const key = () => `test:idem:${Math.random().toString(36).slice(2)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('IdempotencyStore', () => {
+  it('executes once for 50 concurrent repeats over 5 connections, and every caller gets the same response', async () => {
+    const registry = new Registry();
+    const stores = Array.from({ length: 5 }, () => new IdempotencyStore(connect(), { waitMs: 5000, registry }));
+    const k = key();
+    let executions = 0;
+    const work = async () => {
+      executions++;
+      await sleep(50);
+      return { status: 201, body: { orderId: `o-${executions}` } };
+    };
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.execute(k, 'fp', work)));
+    expect(executions).toBe(1);
+    expect(new Set(results.map((r) => JSON.stringify(r.response)))).toEqual(
+      new Set([JSON.stringify({ status: 201, body: { orderId: 'o-1' } })]),
+    );
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(await registry.metrics()).toMatch(/idempotency_requests_total\{outcome="replayed"\} 49/);
+  });
+
+  it('answers a repeat that arrives while the first runs with an in-flight error when it may not wait', async () => {
+    const redis = connect();
+    const store = new IdempotencyStore(redis);
+    const k = key();
+    let release!: () => void;
+    const first = store.execute(k, 'fp', () => new Promise((r) => (release = () => r({ status: 201, body: 1 }))));
+    await waitFor(async () => (await redis.exists(k)) === 1, { description: 'first claim' });
+    await expect(store.execute(k, 'fp', async () => ({ status: 201, body: 2 }))).rejects.toThrow(IdempotencyInFlightError);
+    release();
+    expect((await first).response.body).toBe(1);
+  });
+
+  it('rejects a repeat with a different payload', async () => {
+    const store = new IdempotencyStore(connect());
+    const k = key();
+    await store.execute(k, fingerprint({ a: 1, b: 2 }), async () => ({ status: 201, body: 'ok' }));
+    // Same payload, keys in another order: a replay.
+    expect((await store.execute(k, fingerprint({ b: 2, a: 1 }), async () => ({ status: 500, body: 'no' }))).replayed).toBe(true);
+    await expect(store.execute(k, fingerprint({ a: 1, b: 3 }), async () => ({ status: 201, body: 'x' }))).rejects.toThrow(
+      IdempotencyMismatchError,
+    );
+  });
+
+  it('frees the key when the first attempt fails, so a retry runs', async () => {
+    const store = new IdempotencyStore(connect());
+    const k = key();
+    await expect(store.execute(k, 'fp', async () => Promise.reject(new Error('catalog down')))).rejects.toThrow('catalog down');
+    expect((await store.execute(k, 'fp', async () => ({ status: 201, body: 'second' }))).response.body).toBe('second');
+  });
+
+  it('forgets a response after its window', async () => {
+    const redis = connect();
+    const store = new IdempotencyStore(redis, { ttlMs: 100 });
+    const k = key();
+    let runs = 0;
+    const work = async () => ({ status: 201, body: ++runs });
+    await store.execute(k, 'fp', work);
+    await waitFor(async () => (await redis.exists(k)) === 0, { description: 'window to pass' });
+    expect((await store.execute(k, 'fp', work)).response.body).toBe(2);
+  });
+});
