@@ -1,5 +1,6 @@
 export * from './cache/index.js';
 export * from './connections/index.js';
+export * from './events/index.js';
 export * from './idempotency/index.js';
 export * from './lock/index.js';
 export { type KitMetrics, kitMetrics } from './metrics/kit-metrics.js';
