@@ -1,0 +1,2 @@
+export { Counters } from './counters.js';
+export { type RateLimitDecision, RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
