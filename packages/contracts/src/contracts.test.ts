@@ -77,7 +77,7 @@ describe('events', () => {
 
 describe('keys', () => {
   it('puts a stock lock and its fencing counter on one Cluster slot', () => {
-    expect(calculateSlot(keys.catalog.stockLock('sku-9'))).toBe(calculateSlot(keys.catalog.stockFence('sku-9')));
+    expect(calculateSlot(keys.catalog.stockLock('sku-9'))).toBe(calculateSlot(`${keys.catalog.stockLock('sku-9')}:fence`));
   });
 
   it('puts a service registry index and its instances on one slot', () => {

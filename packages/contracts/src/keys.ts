@@ -6,7 +6,7 @@ import type { ServiceName } from './service-names.js';
  *
  * Shape: `<owner>:<entity>:<id>`. Keys that a single command or script touches together
  * share a Cluster slot through a hash tag (`{...}`): Redis hashes only the part inside
- * the first braces, so `catalog:lock:{stock:A1}` and `catalog:fence:{stock:A1}` live on
+ * the first braces, so `catalog:lock:{stock:A1}` and `catalog:lock:{stock:A1}:fence` live on
  * one node and one Lua script may use both.
  */
 export const keys = {
@@ -19,10 +19,11 @@ export const keys = {
   catalog: {
     /** L2 cache entry for a product (owned by catalog, read by order as a price fallback). */
     productCache: (productId: string) => `catalog:product:${productId}`,
-    /** Lock guarding one product's stock. */
+    /**
+     * Lock guarding one product's stock. redis-kit's lock keeps its fencing counter at
+     * `<key>:fence`, which the hash tag puts on the same Cluster slot.
+     */
     stockLock: (productId: string) => `catalog:lock:{stock:${productId}}`,
-    /** Monotonic fencing counter for the stock lock; same slot as the lock. */
-    stockFence: (productId: string) => `catalog:fence:{stock:${productId}}`,
   },
   order: {
     /** Idempotency record for `POST /orders` (scoped per customer so keys cannot collide across customers). */

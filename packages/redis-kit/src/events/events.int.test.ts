@@ -113,9 +113,8 @@ describe('EventStream (durable)', () => {
     );
     await waitFor(async () => (await redis.xlen(n.deadLetterStream)) === 2, { description: 'two dead letters' });
     await consumer.stop();
-    const dead = (await redis.xrange(n.deadLetterStream, '-', '+')).map(([, f]) =>
-      Object.fromEntries(f.reduce<[string, string][]>((pairs, v, i, all) => (i % 2 ? pairs : [...pairs, [v, all[i + 1]!]]), [])),
-    );
+    const fields = (flat: string[]) => Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])));
+    const dead = (await redis.xrange(n.deadLetterStream, '-', '+')).map(([, flat]) => fields(flat));
     expect(dead.map((d) => [d.sourceId, d.reason])).toEqual(
       expect.arrayContaining([
         [junk, 'invalid'],
