@@ -27,11 +27,17 @@ describe.each(SERVICES)('%s process', (service) => {
   it('serves health and metrics, then drains and exits 0 on SIGTERM', async () => {
     const proc = await startServiceProcess({
       entry: serviceEntry(service),
-      env: { PORT: '0', DATABASE_URL: db.url, REDIS_URL: inject('redisUrl'), LOG_LEVEL: 'info' },
+      env: {
+        PORT: '0',
+        DATABASE_URL: db.url,
+        REDIS_URL: inject('redisUrl'),
+        ADMIN_TOKEN: 'boot-test-admin-token',
+        LOG_LEVEL: 'info',
+      },
     });
     const ready = await fetch(`${proc.baseUrl}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ checks: { database: 'ok', redis: 'ok' } });
+    expect(((await ready.json()) as { checks: object }).checks).toMatchObject({ database: 'ok', redis: 'ok' });
     expect(await (await fetch(`${proc.baseUrl}/metrics`)).text()).toContain(`service="${service}"`);
     expect(await proc.stop('SIGTERM')).toBe(0);
     expect(proc.logs.some((l) => l.msg === 'shutdown complete')).toBe(true);

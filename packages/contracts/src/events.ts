@@ -83,3 +83,7 @@ export const eventSchemas = {
   'order.expired': OrderExpired,
   'notification.requested': NotificationRequested,
 } as const satisfies { [T in EventType]: z.ZodType<EventOf<T>> };
+
+/** Build an event of `type` with a fresh id and the current time. */
+export const newEvent = <T extends EventType>(type: T, data: EventOf<T>['data']): EventOf<T> =>
+  ({ id: globalThis.crypto.randomUUID(), type, version: 1, occurredAt: new Date().toISOString(), data }) as EventOf<T>;

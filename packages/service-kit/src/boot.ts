@@ -5,7 +5,7 @@ import { ConfigError } from './config.js';
 import { Health } from './health.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
-import { type Listening, listen } from './server.js';
+import { listen } from './server.js';
 import { exitOnSignals, Shutdown } from './shutdown.js';
 
 /** Config fields {@link bootService} itself reads; every service config has them (from `baseEnv`). */
@@ -27,6 +27,8 @@ export interface ServiceContext<C> {
   metrics: ServiceMetrics;
   health: Health;
   shutdown: Shutdown;
+  /** Run `fn` with the real port once the server listens (e.g. to register in the service registry). */
+  whenListening(fn: (port: number) => Promise<void>): void;
 }
 
 /** Options for {@link bootService}. */
@@ -36,8 +38,6 @@ export interface BootOptions<C extends BootConfig> {
   loadConfig: (env: NodeJS.ProcessEnv) => C;
   /** Build dependencies (adding their shutdown steps) and return the app. */
   start: (ctx: ServiceContext<C>) => Promise<Express>;
-  /** Called once the server listens, e.g. to register in the service registry. */
-  afterListen?: (ctx: ServiceContext<C>, listening: Listening) => Promise<void>;
 }
 
 const fail = (service: string, message: string): never => {
@@ -61,6 +61,7 @@ export const bootService = async <C extends BootConfig>(options: BootOptions<C>)
   const logger = createLogger({ service: options.service, instanceId, level: config.LOG_LEVEL });
   const shutdown = new Shutdown(logger);
   const health = new Health();
+  const listeners: ((port: number) => Promise<void>)[] = [];
   const ctx: ServiceContext<C> = {
     service: options.service,
     instanceId,
@@ -69,6 +70,9 @@ export const bootService = async <C extends BootConfig>(options: BootOptions<C>)
     metrics: createMetrics(options.service, instanceId),
     health,
     shutdown,
+    whenListening: (fn) => {
+      listeners.push(fn);
+    },
   };
   exitOnSignals(shutdown, logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.add('readiness', 'mark not ready', () => health.startDraining());
@@ -76,7 +80,7 @@ export const bootService = async <C extends BootConfig>(options: BootOptions<C>)
     const app = await options.start(ctx);
     const listening = await listen(app, config.PORT, config.HOST);
     shutdown.add('http', 'drain http', () => listening.close());
-    await options.afterListen?.(ctx, listening);
+    for (const fn of listeners) await fn(listening.port);
     logger.info({ port: listening.port, host: config.HOST }, `${options.service} listening`);
   } catch (error) {
     logger.error({ err: error }, 'start-up failed');

@@ -62,3 +62,29 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   }
   return Object.freeze(result.data);
 };
+
+/** The Redis settings in a {@link baseEnv} config, shaped for redis-kit's `toRedisConfig`. */
+export interface RedisSettings {
+  url: string;
+  sentinels?: string[] | undefined;
+  sentinelName?: string | undefined;
+  clusterNodes?: string[] | undefined;
+}
+
+/**
+ * Settings for the coordination Redis (`REDIS_URL` + Sentinel/Cluster seeds) or the
+ * cache Redis. The cache is `REDIS_CACHE_URL` (a standalone server that may evict) when
+ * set; otherwise the coordination deployment serves both roles.
+ */
+export const redisSettings = (
+  config: z.output<typeof baseEnv>,
+  role: 'coordination' | 'cache' = 'coordination',
+): RedisSettings =>
+  role === 'cache' && config.REDIS_CACHE_URL
+    ? { url: config.REDIS_CACHE_URL }
+    : {
+        url: config.REDIS_URL,
+        sentinels: config.REDIS_SENTINELS,
+        sentinelName: config.REDIS_SENTINEL_NAME,
+        clusterNodes: config.REDIS_CLUSTER_NODES,
+      };

@@ -58,3 +58,19 @@ export const migrate = async (pool: pg.Pool, migrations: readonly Migration[]): 
   }
   return applied;
 };
+
+/** Run `work` in one transaction on a pooled client: COMMIT on success, ROLLBACK on any error. */
+export const withTransaction = async <T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+};

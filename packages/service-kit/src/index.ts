@@ -1,7 +1,7 @@
 export { requireBearer } from './auth.js';
 export { type BootConfig, type BootOptions, bootService, type ServiceContext } from './boot.js';
-export { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
-export { createPool, type Migration, migrate, type PoolOptions } from './database.js';
+export { baseEnv, ConfigError, envFields, loadConfig, type RedisSettings, redisSettings } from './config.js';
+export { createPool, type Migration, migrate, type PoolOptions, withTransaction } from './database.js';
 export {
   AppError,
   type AppErrorOptions,

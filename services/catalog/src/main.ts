@@ -1,28 +1,72 @@
-import { assertNoEviction, createRedis, toRedisConfig } from '@storefront/redis-kit';
-import { bootService, createPool } from '@storefront/service-kit';
+import { keys, type Product } from '@storefront/contracts';
+import {
+  assertNoEviction,
+  EventBus,
+  RedisConnections,
+  RedisLock,
+  ServiceRegistration,
+  TwoTierCache,
+  toRedisConfig,
+} from '@storefront/redis-kit';
+import { bootService, createPool, migrate, redisSettings } from '@storefront/service-kit';
 import { createApp } from './app.js';
 import { loadCatalogConfig } from './config.js';
+import { migrations } from './db/migrations.js';
+import { CatalogService } from './domain/catalog-service.js';
+import { ProductStore } from './domain/product-store.js';
+import { StockService } from './domain/stock-service.js';
 
 await bootService({
   service: 'catalog',
   loadConfig: loadCatalogConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown }) => {
-    const redisConfig = toRedisConfig({
-      url: config.REDIS_URL,
-      sentinels: config.REDIS_SENTINELS,
-      sentinelName: config.REDIS_SENTINEL_NAME,
-      clusterNodes: config.REDIS_CLUSTER_NODES,
-    });
-    const redis = createRedis(redisConfig, { connectionName: `${instanceId}:command` });
-    redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-    shutdown.add('redis', 'quit redis', () => redis.quit());
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, whenListening }) => {
+    const onError = (err: Error, connection: string) => logger.warn({ err, connection }, 'redis connection error');
+    const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, onError);
+    const cacheRedis = new RedisConnections(toRedisConfig(redisSettings(config, 'cache')), `${instanceId}:cache`, onError);
+    shutdown.add('redis', 'quit redis', () => Promise.all([coordination.quitAll(), cacheRedis.quitAll()]));
+    const redis = coordination.open('command');
     await assertNoEviction(redis);
+
+    const db = createPool(config.DATABASE_URL);
+    shutdown.add('database', 'close pool', () => db.end());
+    await migrate(db, migrations);
+
+    const registry = metrics.registry;
+    const cache = new TwoTierCache<Product>(cacheRedis.open('command'), cacheRedis.open('subscriber'), {
+      namespace: 'product',
+      key: keys.catalog.productCache,
+      ttlMs: config.CACHE_TTL_MS,
+      l1: config.CACHE_L1_TTL_MS > 0 ? { max: 10_000, ttlMs: config.CACHE_L1_TTL_MS } : false,
+      negativeTtlMs: 2_000,
+      registry,
+    });
+    await cache.start();
+    shutdown.add('workers', 'stop cache listener', () => cache.stop());
+    const events = new EventBus(redis, coordination.open('subscriber', 'events'), {
+      registry,
+      onInvalid: (channel, reason) => logger.warn({ channel, reason }, 'invalid event dropped'),
+    });
+    const products = new ProductStore(db);
+    const catalog = new CatalogService(products, cache, events);
+    const lock = new RedisLock(redis, { ttlMs: config.STOCK_LOCK_TTL_MS, acquireTimeoutMs: 10_000, registry });
+    const stock = new StockService(db, products, lock, catalog);
+
+    let registration: ServiceRegistration | undefined;
+    whenListening(async (port) => {
+      registration = new ServiceRegistration(
+        redis,
+        { service: 'catalog', instanceId, host: config.ADVERTISE_HOST ?? config.HOST, port, startedAt: new Date().toISOString() },
+        { ttlMs: config.REGISTRY_TTL_MS, registry, onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`) },
+      );
+      await registration.start();
+      shutdown.add('registry', 'deregister', () => registration?.stop());
+    });
+
     health.addCheck('redis', () => redis.ping());
-
-    const pool = createPool(config.DATABASE_URL);
-    shutdown.add('database', 'close pool', () => pool.end());
-    health.addCheck('database', () => pool.query('SELECT 1'));
-
-    return createApp({ logger, metrics, health, bodyLimit: config.BODY_LIMIT });
+    health.addCheck('database', () => db.query('SELECT 1'));
+    health.addCheck('registry', async () => {
+      if (!registration?.fresh) throw new Error('registry heartbeat is not fresh');
+    });
+    return createApp({ logger, metrics, health, catalog, stock, adminToken: config.ADMIN_TOKEN, bodyLimit: config.BODY_LIMIT });
   },
 });

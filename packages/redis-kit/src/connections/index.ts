@@ -8,3 +8,4 @@ export {
   redisMode,
   toRedisConfig,
 } from './redis-config.js';
+export { RedisConnections } from './redis-connections.js';

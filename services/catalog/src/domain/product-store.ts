@@ -1,0 +1,90 @@
+import type { CreateProductRequest, Product, UpdateProductRequest } from '@storefront/contracts';
+import type pg from 'pg';
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+interface ProductRow {
+  id: string;
+  name: string;
+  description: string;
+  price_cents: number;
+  stock: number;
+  version: number;
+  updated_at: Date;
+}
+
+const COLUMNS = 'id, name, description, price_cents, stock, version, updated_at';
+
+const toProduct = (row: ProductRow): Product => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  priceCents: row.price_cents,
+  stock: row.stock,
+  version: row.version,
+  updatedAt: row.updated_at.toISOString(),
+});
+
+/** Products in Postgres. Every write bumps `version`, which the cache orders writes by. */
+export class ProductStore {
+  constructor(private readonly db: pg.Pool) {}
+
+  async get(id: string, client: Queryable = this.db): Promise<Product | undefined> {
+    const { rows } = await client.query<ProductRow>(`SELECT ${COLUMNS} FROM products WHERE id = $1`, [id]);
+    return rows[0] && toProduct(rows[0]);
+  }
+
+  /** Keyset pagination by id: `cursor` is the last id of the previous page. */
+  async list(limit: number, cursor?: string): Promise<Product[]> {
+    const { rows } = await this.db.query<ProductRow>(
+      `SELECT ${COLUMNS} FROM products WHERE ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $1`,
+      [limit, cursor ?? null],
+    );
+    return rows.map(toProduct);
+  }
+
+  /** Insert; `undefined` when the id exists already. */
+  async create(input: CreateProductRequest): Promise<Product | undefined> {
+    const { rows } = await this.db.query<ProductRow>(
+      `INSERT INTO products (id, name, description, price_cents, stock) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+      [input.id, input.name, input.description, input.priceCents, input.stock],
+    );
+    return rows[0] && toProduct(rows[0]);
+  }
+
+  /** Patch the given fields; returns the new row and the price before. */
+  async update(id: string, patch: UpdateProductRequest): Promise<{ product: Product; previousPriceCents: number } | undefined> {
+    const { rows } = await this.db.query<ProductRow & { previous_price_cents: number }>(
+      `UPDATE products p SET
+         name = COALESCE($2, p.name),
+         description = COALESCE($3, p.description),
+         price_cents = COALESCE($4, p.price_cents),
+         version = p.version + 1,
+         updated_at = now()
+       FROM (SELECT id, price_cents AS previous_price_cents FROM products WHERE id = $1 FOR UPDATE) old
+       WHERE p.id = old.id
+       RETURNING ${COLUMNS.split(', ')
+         .map((c) => `p.${c}`)
+         .join(', ')}, old.previous_price_cents`,
+      [id, patch.name ?? null, patch.description ?? null, patch.priceCents ?? null],
+    );
+    const row = rows[0];
+    return row && { product: toProduct(row), previousPriceCents: row.previous_price_cents };
+  }
+
+  /**
+   * Change stock by `delta` under a lock whose fencing token is `fence`. The row is
+   * written only if no newer lock holder has written it (`fence <= $fence`) and stock
+   * stays non-negative. Returns the new row, or `undefined` when refused.
+   */
+  async changeStockFenced(client: Queryable, id: string, delta: number, fence: number): Promise<Product | undefined> {
+    const { rows } = await client.query<ProductRow>(
+      `UPDATE products SET stock = stock + $2, version = version + 1, fence = $3, updated_at = now()
+       WHERE id = $1 AND fence <= $3 AND stock + $2 >= 0
+       RETURNING ${COLUMNS}`,
+      [id, delta, fence],
+    );
+    return rows[0] && toProduct(rows[0]);
+  }
+}

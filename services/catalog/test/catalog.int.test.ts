@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { keys, type Product } from '@storefront/contracts';
+import { EventBus, RedisConnections, RedisLock, TwoTierCache } from '@storefront/redis-kit';
+import { createMetrics, createPool, Health, migrate } from '@storefront/service-kit';
+import { createTestDatabase, type TestDatabase } from '@storefront/testing';
+import type { Express } from 'express';
+import type pg from 'pg';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { migrations } from '../src/db/migrations.js';
+import { CatalogService } from '../src/domain/catalog-service.js';
+import { ProductStore } from '../src/domain/product-store.js';
+import { StockService } from '../src/domain/stock-service.js';
+
+const ADMIN = 'test-admin-token-0123456789';
+const auth = { authorization: `Bearer ${ADMIN}` };
+
+let db: TestDatabase;
+let pool: pg.Pool;
+const connections: RedisConnections[] = [];
+
+/** One catalog instance: its own Redis connections and cache, sharing Redis and Postgres. */
+const instance = async (): Promise<Express> => {
+  const redis = new RedisConnections({ url: inject('redisUrl') }, 'test');
+  connections.push(redis);
+  const command = redis.open('command');
+  const cache = new TwoTierCache<Product>(command, redis.open('subscriber'), {
+    namespace: 'product',
+    key: keys.catalog.productCache,
+  });
+  await cache.start();
+  const products = new ProductStore(pool);
+  const catalog = new CatalogService(products, cache, new EventBus(command, redis.open('subscriber')));
+  const stock = new StockService(pool, products, new RedisLock(command, { acquireTimeoutMs: 20_000 }), catalog);
+  return createApp({
+    logger: pino({ level: 'silent' }),
+    metrics: createMetrics('catalog'),
+    health: new Health(),
+    catalog,
+    stock,
+    adminToken: ADMIN,
+  });
+};
+
+let a: Express;
+let b: Express;
+beforeAll(async () => {
+  db = await createTestDatabase(inject('postgresUrl'), 'catalog');
+  pool = createPool(db.url, { max: 20 });
+  await migrate(pool, migrations);
+  [a, b] = [await instance(), await instance()];
+});
+afterAll(async () => {
+  await Promise.all(connections.map((c) => c.quitAll()));
+  await pool.end();
+  await db.drop();
+});
+
+const sku = () => `sku-${randomUUID().slice(0, 8)}`;
+const createProduct = async (stock = 10, priceCents = 1000) => {
+  const id = sku();
+  const res = await request(a)
+    .post('/products')
+    .set(auth)
+    .send({ id, name: `Product ${id}`, priceCents, stock });
+  expect(res.status).toBe(201);
+  return id;
+};
+const stockOf = async (id: string) =>
+  (await pool.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [id])).rows[0]?.stock;
+
+describe('products', () => {
+  it('serves a read from Postgres, then from L1, and says so', async () => {
+    const id = await createProduct();
+    // The create wrote through to Redis, so a fresh instance's first read is L2.
+    const first = await request(b).get(`/products/${id}`);
+    expect(first.status).toBe(200);
+    expect(first.headers['x-cache']).toBe('l2');
+    expect((await request(b).get(`/products/${id}`)).headers['x-cache']).toBe('l1');
+    // A row that never went through the cache is a miss.
+    const uncached = sku();
+    await pool.query("INSERT INTO products (id, name, price_cents, stock) VALUES ($1, 'direct', 5, 1)", [uncached]);
+    expect((await request(b).get(`/products/${uncached}`)).headers['x-cache']).toBe('miss');
+  });
+
+  it('shows an admin price change made on one instance on the other instance’s next read', async () => {
+    const id = await createProduct(5, 1000);
+    await request(b).get(`/products/${id}`);
+    expect((await request(b).get(`/products/${id}`)).headers['x-cache']).toBe('l1');
+    const patched = await request(a).patch(`/products/${id}`).set(auth).send({ priceCents: 800 });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ priceCents: 800, version: 2 });
+    const next = await request(b).get(`/products/${id}`);
+    expect(next.body.priceCents).toBe(800);
+  });
+
+  it('answers an unknown product with 404 problem+json', async () => {
+    const res = await request(a).get('/products/does-not-exist');
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+  });
+
+  it('requires the admin token for writes', async () => {
+    expect((await request(a).post('/products').send({ id: 'x', name: 'x', priceCents: 1 })).status).toBe(401);
+    expect((await request(a).patch('/products/x').set({ authorization: 'Bearer nope' }).send({ priceCents: 1 })).status).toBe(
+      401,
+    );
+  });
+
+  it('rejects bad product input naming the field, and writes nothing', async () => {
+    const id = sku();
+    const res = await request(a).post('/products').set(auth).send({ id, name: '', priceCents: -1, stock: 1.5, color: 'red' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining(['body.name', 'body.priceCents', 'body.stock', 'body.color']),
+    );
+    expect(await stockOf(id)).toBeUndefined();
+  });
+
+  it('lists products by cursor', async () => {
+    const page = await request(a).get('/products?limit=2');
+    expect(page.status).toBe(200);
+    expect(page.body.items).toHaveLength(2);
+    const next = await request(a).get(`/products?limit=2&cursor=${page.body.nextCursor}`);
+    expect(next.body.items[0].id > page.body.items[1].id).toBe(true);
+    expect((await request(a).get('/products?limit=1000')).status).toBe(400);
+  });
+});
+
+describe('reservations', () => {
+  it('reserves all items, returns the first result for a repeated orderId, and releases idempotently', async () => {
+    const [p1, p2] = [await createProduct(5, 100), await createProduct(5, 250)];
+    const orderId = randomUUID();
+    const body = {
+      orderId,
+      items: [
+        { productId: p2, quantity: 2 },
+        { productId: p1, quantity: 1 },
+      ],
+    };
+    const first = await request(a).post('/reservations').send(body);
+    expect(first.status).toBe(201);
+    expect(first.body.items).toEqual(
+      expect.arrayContaining([
+        { productId: p1, quantity: 1, unitPriceCents: 100 },
+        { productId: p2, quantity: 2, unitPriceCents: 250 },
+      ]),
+    );
+    const repeat = await request(b).post('/reservations').send(body);
+    expect(repeat.body).toEqual(first.body);
+    expect([await stockOf(p1), await stockOf(p2)]).toEqual([4, 3]);
+    expect((await request(b).get(`/products/${p1}`)).body.stock).toBe(4);
+
+    expect((await request(a).delete(`/reservations/${orderId}`)).status).toBe(204);
+    expect((await request(b).delete(`/reservations/${orderId}`)).status).toBe(204);
+    expect([await stockOf(p1), await stockOf(p2)]).toEqual([5, 5]);
+  });
+
+  it('is all-or-nothing and names the short item', async () => {
+    const [plenty, scarce] = [await createProduct(10), await createProduct(1)];
+    const res = await request(a)
+      .post('/reservations')
+      .send({
+        orderId: randomUUID(),
+        items: [
+          { productId: plenty, quantity: 3 },
+          { productId: scarce, quantity: 2 },
+        ],
+      });
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'insufficient_stock', productId: scarce });
+    expect([await stockOf(plenty), await stockOf(scarce)]).toEqual([10, 1]);
+  });
+
+  it('never oversells: 60 concurrent single-unit reservations over two instances for stock 20', async () => {
+    const id = await createProduct(20);
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        request(i % 2 ? a : b)
+          .post('/reservations')
+          .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(40);
+    expect(await stockOf(id)).toBe(0);
+  }, 60_000);
+
+  it('rejects bad reservation input naming the field', async () => {
+    const res = await request(a)
+      .post('/reservations')
+      .send({ orderId: 'not-a-uuid', items: [{ productId: 'a', quantity: 0 }] });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.orderId', 'body.items.0.quantity']);
+  });
+
+  it('restocks under the lock (admin)', async () => {
+    const id = await createProduct(0);
+    const res = await request(a).post(`/products/${id}/restock`).set(auth).send({ quantity: 7 });
+    expect(res.status).toBe(200);
+    expect(res.body.stock).toBe(7);
+    expect((await request(b).get(`/products/${id}`)).body.stock).toBe(7);
+  });
+});
