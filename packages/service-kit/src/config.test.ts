@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseEnv, ConfigError, loadConfig } from './config.js';
+import { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   const schema = baseEnv.extend({ ADMIN_TOKEN: z.string().min(16) });
@@ -26,6 +26,13 @@ describe('loadConfig', () => {
       expect(message).not.toContain('secret-host');
       expect(message).not.toContain('\n');
     }
+  });
+
+  it('parses durations with units into milliseconds', () => {
+    const schema = baseEnv.extend({ TIMEOUT: envFields.duration });
+    expect(loadConfig(schema, { PORT: '1', TIMEOUT: '15m' }).TIMEOUT).toBe(900_000);
+    expect(loadConfig(schema, { PORT: '1', TIMEOUT: '250' }).TIMEOUT).toBe(250);
+    expect(() => loadConfig(schema, { PORT: '1', TIMEOUT: 'soon' })).toThrow(/TIMEOUT must be a duration/);
   });
 
   it('splits comma lists (Sentinel and Cluster seeds)', () => {

@@ -46,8 +46,18 @@ export const baseEnv = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** A duration: `500ms`, `30s`, `15m`, `1h`, or a plain number of milliseconds. Parsed to ms. */
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)?$/, 'must be a duration like 500ms, 30s, 15m or 1h')
+  .transform((v) => {
+    const [, amount, unit] = /^(\d+)(ms|s|m|h)?$/.exec(v) ?? [];
+    return Number(amount) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS];
+  });
+
 /** Reusable field schemas for service-specific variables. */
-export const envFields = { port, redisUrl, postgresUrl, commaList };
+export const envFields = { port, redisUrl, postgresUrl, commaList, duration };
 
 /**
  * Validate `env` against `schema` and return a frozen config. On failure, throws a

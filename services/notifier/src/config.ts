@@ -1,15 +1,27 @@
 import { baseEnv, envFields, loadConfig } from '@storefront/service-kit';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 const NotifierEnv = baseEnv.extend({
   /** Default 3301. */
   PORT: envFields.port.default(3301),
-  /** This service's own Postgres database. */
+  /** Notifier's own Postgres database. */
   DATABASE_URL: envFields.postgresUrl,
+  /** Where to POST notifications. Without it, notifications are only recorded (readable at GET /notifications). */
+  NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** Timeout of one webhook call. Default 2s. */
+  NOTIFY_WEBHOOK_TIMEOUT: envFields.duration.default(2_000),
+  /** Deliveries per second (BullMQ limiter). Default 200. */
+  NOTIFY_RATE_PER_SECOND: z.coerce.number().int().min(1).default(200),
+  /** Jobs worked at once. Default 8. */
+  NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  /** After this long a job whose worker died is run again. Default 30s. */
+  NOTIFY_STALLED_INTERVAL: envFields.duration.default(30_000),
+  /** Registry record TTL. Default 5 000 ms. */
+  REGISTRY_TTL_MS: z.coerce.number().int().min(300).default(5000),
 });
 
 export type NotifierConfig = z.output<typeof NotifierEnv>;
 
-/** Read and validate notifier's configuration (only this file reads `process.env`). */
+/** Read and validate the notifier's configuration (only this file reads `process.env`). */
 export const loadNotifierConfig = (env: NodeJS.ProcessEnv = process.env): Readonly<NotifierConfig> =>
   loadConfig(NotifierEnv, env);

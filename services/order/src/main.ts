@@ -1,28 +1,100 @@
-import { assertNoEviction, createRedis, toRedisConfig } from '@storefront/redis-kit';
-import { bootService, createPool } from '@storefront/service-kit';
+import { BULLMQ_PREFIX, keys, type NotificationJob, type OrderExpiryJob, queues } from '@storefront/contracts';
+import {
+  assertNoEviction,
+  Discovery,
+  EventBus,
+  IdempotencyStore,
+  RateLimiter,
+  RedisConnections,
+  ServiceRegistration,
+  toRedisConfig,
+} from '@storefront/redis-kit';
+import { bootService, createPool, migrate, redisSettings } from '@storefront/service-kit';
+import { Queue } from 'bullmq';
 import { createApp } from './app.js';
 import { loadOrderConfig } from './config.js';
+import { migrations } from './db/migrations.js';
+import { CatalogClient } from './domain/catalog-client.js';
+import { OrderService } from './domain/order-service.js';
+import { OrderStore } from './domain/order-store.js';
+import { startExpiryWorker } from './jobs/expiry-worker.js';
+import { orderEventHandler } from './jobs/order-events.js';
+import { OutboxRelay } from './jobs/outbox-relay.js';
 
 await bootService({
   service: 'order',
   loadConfig: loadOrderConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown }) => {
-    const redisConfig = toRedisConfig({
-      url: config.REDIS_URL,
-      sentinels: config.REDIS_SENTINELS,
-      sentinelName: config.REDIS_SENTINEL_NAME,
-      clusterNodes: config.REDIS_CLUSTER_NODES,
-    });
-    const redis = createRedis(redisConfig, { connectionName: `${instanceId}:command` });
-    redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-    shutdown.add('redis', 'quit redis', () => redis.quit());
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, whenListening }) => {
+    const registry = metrics.registry;
+    const onError = (err: Error, connection: string) => logger.warn({ err, connection }, 'redis connection error');
+    const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, onError);
+    const cacheRedis = new RedisConnections(toRedisConfig(redisSettings(config, 'cache')), `${instanceId}:cache`, onError);
+    shutdown.add('redis', 'quit redis', () => Promise.all([coordination.quitAll(), cacheRedis.quitAll()]));
+    const redis = coordination.open('command');
     await assertNoEviction(redis);
+
+    const db = createPool(config.DATABASE_URL);
+    shutdown.add('database', 'close pool', () => db.end());
+    await migrate(db, migrations);
+
+    const discovery = new Discovery(redis, coordination.open('subscriber', 'registry'), 'catalog', {
+      refreshMs: config.DISCOVERY_REFRESH_MS,
+      registry,
+    });
+    await discovery.start();
+    shutdown.add('registry', 'stop discovery', () => discovery.stop());
+    const catalog = new CatalogClient(discovery, cacheRedis.open('producer'), { timeoutMs: config.CATALOG_TIMEOUT, registry });
+
+    const producer = coordination.open('producer', 'queues');
+    const notifications = new Queue<NotificationJob>(queues.notifications, { connection: producer, prefix: BULLMQ_PREFIX });
+    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: producer, prefix: BULLMQ_PREFIX });
+    for (const queue of [notifications, expiries])
+      queue.on('error', (err) => logger.warn({ err, queue: queue.name }, 'queue error'));
+    const events = new EventBus(redis, coordination.open('subscriber', 'events'), { registry });
+
+    let relay: OutboxRelay | undefined;
+    const orders = new OrderService(new OrderStore(db), catalog, config.ORDER_PAYMENT_TIMEOUT, () => relay?.kick());
+    relay = new OutboxRelay(
+      db,
+      orderEventHandler({ notifications, expiries, events, catalog, paymentTimeoutMs: config.ORDER_PAYMENT_TIMEOUT }),
+      { logger: logger.child({ component: 'outbox' }), registry },
+    );
+    relay.start();
+    const worker = startExpiryWorker(coordination.open('worker', 'expiry-worker'), orders, logger);
+    shutdown.add('workers', 'stop expiry worker', () => worker.close());
+    shutdown.add('workers', 'stop outbox relay', () => relay?.stop());
+    shutdown.add('workers', 'close queues', () => Promise.all([notifications.close(), expiries.close()]));
+
+    let registration: ServiceRegistration | undefined;
+    whenListening(async (port) => {
+      registration = new ServiceRegistration(
+        redis,
+        { service: 'order', instanceId, host: config.ADVERTISE_HOST ?? config.HOST, port, startedAt: new Date().toISOString() },
+        { ttlMs: config.REGISTRY_TTL_MS, registry, onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`) },
+      );
+      await registration.start();
+      shutdown.add('registry', 'deregister', () => registration?.stop());
+    });
     health.addCheck('redis', () => redis.ping());
+    health.addCheck('database', () => db.query('SELECT 1'));
+    health.addCheck('registry', async () => {
+      if (!registration?.fresh) throw new Error('registry heartbeat is not fresh');
+    });
 
-    const pool = createPool(config.DATABASE_URL);
-    shutdown.add('database', 'close pool', () => pool.end());
-    health.addCheck('database', () => pool.query('SELECT 1'));
-
-    return createApp({ logger, metrics, health, bodyLimit: config.BODY_LIMIT });
+    return createApp({
+      logger,
+      metrics,
+      health,
+      orders,
+      idempotency: new IdempotencyStore(redis, { waitMs: 10_000, inFlightTtlMs: 30_000, registry }),
+      limiter: new RateLimiter(redis, {
+        name: 'orders',
+        points: config.ORDER_RATE_LIMIT_PER_MINUTE,
+        durationSeconds: 60,
+        keyPrefix: keys.order.rateLimitPrefix,
+        registry,
+      }),
+      bodyLimit: config.BODY_LIMIT,
+    });
   },
 });

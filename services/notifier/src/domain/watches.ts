@@ -1,0 +1,71 @@
+import {
+  type EventOf,
+  jobIds,
+  NOTIFICATION_JOB_OPTIONS,
+  type NotificationJob,
+  newEvent,
+  type WatchRequest,
+} from '@storefront/contracts';
+import type { EventBus } from '@storefront/redis-kit';
+import type { Queue } from 'bullmq';
+import type pg from 'pg';
+
+/**
+ * Product watches. Catalog's `product.updated` and `stock.changed` arrive over pub/sub
+ * (an ephemeral signal: a notifier that is down misses them, and the docs say so); a
+ * price drop or a return to stock enqueues one notification job per watcher, with a job
+ * id derived from the event, so several notifier instances hearing the same event
+ * enqueue it once.
+ */
+export class Watches {
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly notifications: Queue<NotificationJob>,
+  ) {}
+
+  /** Add a watch; watching twice is the same as once. */
+  async add(watch: WatchRequest): Promise<void> {
+    await this.db.query('INSERT INTO watches (customer_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+      watch.customerId,
+      watch.productId,
+    ]);
+  }
+
+  /** Start reacting to product events. */
+  async listen(events: EventBus): Promise<void> {
+    await events.subscribe('product.updated', (event) => this.#onPrice(event));
+    await events.subscribe('stock.changed', (event) => this.#onStock(event));
+  }
+
+  async #onPrice(event: EventOf<'product.updated'>): Promise<void> {
+    const { productId, priceCents, previousPriceCents } = event.data;
+    if (previousPriceCents === null || priceCents >= previousPriceCents) return;
+    await this.#notifyWatchers(
+      event.id,
+      productId,
+      'price.dropped',
+      `${productId} dropped from ${previousPriceCents} to ${priceCents} cents`,
+    );
+  }
+
+  async #onStock(event: EventOf<'stock.changed'>): Promise<void> {
+    const { productId, stock, previousStock } = event.data;
+    if (previousStock > 0 || stock === 0) return;
+    await this.#notifyWatchers(event.id, productId, 'back.in.stock', `${productId} is back in stock`);
+  }
+
+  async #notifyWatchers(causeEventId: string, productId: string, kind: 'price.dropped' | 'back.in.stock', message: string) {
+    const { rows } = await this.db.query<{ customer_id: string }>('SELECT customer_id FROM watches WHERE product_id = $1', [
+      productId,
+    ]);
+    await Promise.all(
+      rows.map(({ customer_id: customerId }) =>
+        this.notifications.add(
+          'notify',
+          newEvent('notification.requested', { customerId, orderId: null, productId, causeEventId, kind, message }),
+          { ...NOTIFICATION_JOB_OPTIONS, jobId: jobIds.notification(causeEventId, customerId) },
+        ),
+      ),
+    );
+  }
+}

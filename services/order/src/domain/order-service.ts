@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { newEvent, type Order, type OrderItem, type PlaceOrderRequest } from '@storefront/contracts';
+import { ConflictError, NotFoundError, toProblem, ValidationError } from '@storefront/service-kit';
+import type { CatalogClient } from './catalog-client.js';
+import type { OrderStore } from './order-store.js';
+
+/** The answer to `POST /orders`, stored for idempotent replay. */
+export interface PlaceResult {
+  status: number;
+  body: unknown;
+}
+
+/** The order rules: price, reserve, store with its outbox event; pay; cancel; expire. */
+export class OrderService {
+  constructor(
+    private readonly orders: OrderStore,
+    private readonly catalog: CatalogClient,
+    private readonly paymentTimeoutMs: number,
+    /** Nudged after each commit so the outbox relay runs now rather than at its next poll. */
+    private readonly onOutboxWrite: () => void = () => {},
+  ) {}
+
+  /**
+   * Place an order: price every item through catalog (cache fallback), reserve the
+   * stock, then write the order and its `order.placed` event in one transaction.
+   * Insufficient stock is an answer (409), returned rather than thrown, so it is replayed.
+   */
+  async place(request: PlaceOrderRequest): Promise<PlaceResult> {
+    await Promise.all(
+      request.items.map(async (item, index) => {
+        try {
+          await this.catalog.price(item.productId);
+        } catch (error) {
+          if (error instanceof NotFoundError) {
+            throw new ValidationError([{ path: `body.items.${index}.productId`, message: `unknown product ${item.productId}` }]);
+          }
+          throw error;
+        }
+      }),
+    );
+    const orderId = randomUUID();
+    const reservation = await this.catalog.reserve(orderId, request.items);
+    if ('shortProductId' in reservation) {
+      const conflict = new ConflictError(`Not enough stock for ${reservation.shortProductId}`, 'insufficient_stock', {
+        extensions: { productId: reservation.shortProductId },
+      });
+      return { status: 409, body: toProblem(conflict) };
+    }
+    const items: OrderItem[] = reservation.items;
+    const now = new Date().toISOString();
+    const draft: Order = {
+      id: orderId,
+      customerId: request.customerId,
+      status: 'reserved',
+      items,
+      totalCents: items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0),
+      createdAt: now,
+      updatedAt: now,
+    };
+    let order: Order;
+    try {
+      order = await this.orders.insert(draft, new Date(Date.now() + this.paymentTimeoutMs), (o) =>
+        newEvent('order.placed', { orderId: o.id, customerId: o.customerId, items: o.items, totalCents: o.totalCents }),
+      );
+    } catch (error) {
+      // Nothing was acknowledged: give the stock back (idempotent), then fail.
+      await this.catalog.release(orderId).catch(() => {});
+      throw error;
+    }
+    this.onOutboxWrite();
+    return { status: 201, body: order };
+  }
+
+  async get(id: string): Promise<Order> {
+    const order = await this.orders.get(id);
+    if (!order) throw new NotFoundError(`Order ${id}`);
+    return order;
+  }
+
+  async pay(id: string): Promise<Order> {
+    return this.#transition(id, ['reserved'], 'paid', (o) => newEvent('order.paid', { orderId: o.id, customerId: o.customerId }));
+  }
+
+  /** Cancel a reserved order; the relay releases its stock when it handles `order.cancelled`. */
+  async cancel(id: string): Promise<Order> {
+    return this.#transition(id, ['reserved'], 'cancelled', (o) =>
+      newEvent('order.cancelled', { orderId: o.id, customerId: o.customerId }),
+    );
+  }
+
+  /** Expire an unpaid order (from the delayed job). `undefined` when it was paid or cancelled meanwhile. */
+  async expire(id: string): Promise<Order | undefined> {
+    const order = await this.orders.transition(id, ['reserved'], 'expired', (o) =>
+      newEvent('order.expired', { orderId: o.id, customerId: o.customerId }),
+    );
+    if (order) this.onOutboxWrite();
+    return order;
+  }
+
+  async #transition(
+    id: string,
+    from: Order['status'][],
+    to: Order['status'],
+    event: Parameters<OrderStore['transition']>[3],
+  ): Promise<Order> {
+    const order = await this.orders.transition(id, from, to, event);
+    if (!order) {
+      const current = await this.get(id);
+      throw new ConflictError(`Order ${id} is ${current.status}; it cannot become ${to}`);
+    }
+    this.onOutboxWrite();
+    return order;
+  }
+}

@@ -1,0 +1,65 @@
+import { keys, OrderId, PlaceOrderRequest } from '@storefront/contracts';
+import {
+  fingerprint,
+  IdempotencyInFlightError,
+  IdempotencyMismatchError,
+  type IdempotencyStore,
+  type RateLimiter,
+} from '@storefront/redis-kit';
+import { AppError, ConflictError, parseOrThrow, ValidationError } from '@storefront/service-kit';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { OrderService } from '../domain/order-service.js';
+
+const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8-128 letters, digits, "-" or "_"');
+
+/** `/orders`: place (idempotent, rate-limited), read, pay, cancel. */
+export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore, limiter: RateLimiter): Router => {
+  const router = Router();
+
+  router.post('/orders', async (req, res) => {
+    const header = req.get('idempotency-key');
+    if (header === undefined) {
+      throw new ValidationError([{ path: 'header.idempotency-key', message: 'is required' }]);
+    }
+    const key = parseOrThrow(IdempotencyKey, header, 'header.idempotency-key');
+    const body = parseOrThrow(PlaceOrderRequest, req.body, 'body');
+
+    const decision = await limiter.consume(body.customerId);
+    if (!decision.allowed) {
+      throw new AppError(429, 'rate_limited', `Too many orders for customer ${body.customerId}`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+      });
+    }
+
+    let outcome: Awaited<ReturnType<IdempotencyStore['execute']>>;
+    try {
+      outcome = await idempotency.execute(keys.order.idempotency(body.customerId, key), fingerprint(body), () =>
+        orders.place(body),
+      );
+    } catch (error) {
+      if (error instanceof IdempotencyMismatchError) throw new ConflictError(error.message, 'idempotency_key_reused');
+      if (error instanceof IdempotencyInFlightError)
+        throw new ConflictError(error.message, 'request_in_flight', { retryAfterSeconds: 1 });
+      throw error;
+    }
+    const { response, replayed } = outcome;
+    if (replayed) res.setHeader('idempotent-replayed', 'true');
+    if (response.status >= 400) res.type('application/problem+json');
+    res.status(response.status).send(JSON.stringify(response.body));
+  });
+
+  router.get('/orders/:id', async (req, res) => {
+    res.json(await orders.get(parseOrThrow(OrderId, req.params.id, 'params.id')));
+  });
+
+  router.post('/orders/:id/pay', async (req, res) => {
+    res.json(await orders.pay(parseOrThrow(OrderId, req.params.id, 'params.id')));
+  });
+
+  router.post('/orders/:id/cancel', async (req, res) => {
+    res.json(await orders.cancel(parseOrThrow(OrderId, req.params.id, 'params.id')));
+  });
+
+  return router;
+};

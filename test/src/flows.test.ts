@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { waitFor } from '@storefront/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, get, idemKey, post, type Stack, startStack } from './stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(() => stack?.stop());
+
+const placeOrder = (orderIndex: number, customerId: string, items: { productId: string; quantity: number }[], key = idemKey()) =>
+  post(`${stack.order[orderIndex % 2]!.baseUrl}/orders`, { customerId, items }, { 'idempotency-key': key });
+const stockOf = async (id: string) => {
+  const client = new pg.Client({ connectionString: stack.dbs.catalog.url });
+  await client.connect();
+  try {
+    return (await client.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [id])).rows[0]?.stock;
+  } finally {
+    await client.end();
+  }
+};
+const countRows = async (db: 'order' | 'notifier', sql: string, params: unknown[] = []) => {
+  const client = new pg.Client({ connectionString: stack.dbs[db].url });
+  await client.connect();
+  try {
+    return Number((await client.query(sql, params)).rows[0]?.n);
+  } finally {
+    await client.end();
+  }
+};
+
+describe('reading products', () => {
+  it('serves miss then a cache tier, and another instance sees an admin price change on its next read', async () => {
+    const id = `read-${randomUUID().slice(0, 6)}`;
+    await stack.createProduct(id, 5, 1000);
+    await stack.redis.del(`catalog:product:${id}`); // forget the write-through, to see a real miss
+    const [c0, c1] = stack.catalog.map((c) => c.baseUrl) as [string, string];
+    expect((await get(`${c1}/products/${id}`)).headers.get('x-cache')).toBe('miss');
+    expect(['l1', 'l2']).toContain((await get(`${c1}/products/${id}`)).headers.get('x-cache'));
+    const patch = await fetch(`${c0}/products/${id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ priceCents: 700 }),
+    });
+    expect(patch.status).toBe(200);
+    expect((await get(`${c1}/products/${id}`)).body.priceCents).toBe(700);
+  });
+});
+
+describe('placing orders', () => {
+  it('sells exactly the stock: 300 concurrent orders over both order instances for stock 100', async () => {
+    const id = `sale-${randomUUID().slice(0, 6)}`;
+    await stack.createProduct(id, 100, 500);
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => placeOrder(i, `customer-${i}`, [{ productId: id, quantity: 1 }])),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(100);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(200);
+    expect(results.find((r) => r.status === 409)?.body).toMatchObject({ code: 'insufficient_stock', productId: id });
+    expect(await stockOf(id)).toBe(0);
+    expect(
+      await countRows('order', 'SELECT count(*) AS n FROM orders WHERE items @> $1::jsonb', [
+        JSON.stringify([{ productId: id }]),
+      ]),
+    ).toBe(100);
+  }, 60_000);
+
+  it('creates one order for 20 concurrent requests with one Idempotency-Key, and all callers get the same body', async () => {
+    const id = `idem-${randomUUID().slice(0, 6)}`;
+    await stack.createProduct(id, 50);
+    const key = idemKey();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => placeOrder(i, 'same-customer', [{ productId: id, quantity: 1 }], key)),
+    );
+    expect(new Set(results.map((r) => r.status))).toEqual(new Set([201]));
+    expect(new Set(results.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(await stockOf(id)).toBe(49);
+    const reused = await placeOrder(0, 'same-customer', [{ productId: id, quantity: 2 }], key);
+    expect(reused.status).toBe(422);
+  });
+
+  it('rejects bad input with 400 naming the field, and writes nothing', async () => {
+    const id = `bad-${randomUUID().slice(0, 6)}`;
+    await stack.createProduct(id, 5);
+    const before = await countRows('order', 'SELECT count(*) AS n FROM orders');
+    const cases: [unknown, string][] = [
+      [{ customerId: 'c', items: [{ productId: id, quantity: '1' }] }, 'body.items.0.quantity'],
+      [{ customerId: 'c', items: [{ productId: id, quantity: -1 }] }, 'body.items.0.quantity'],
+      [{ customerId: 'c', items: [{ productId: id, quantity: 0 }] }, 'body.items.0.quantity'],
+      [{ customerId: 'c', items: [{ productId: 'no-such-product', quantity: 1 }] }, 'body.items.0.productId'],
+      [{ customerId: 'c', items: Array.from({ length: 500 }, (_, i) => ({ productId: `p${i}`, quantity: 1 })) }, 'body.items'],
+      [{ customerId: 'c', items: [{ productId: id, quantity: 1 }], discount: 100 }, 'body.discount'],
+    ];
+    for (const [body, path] of cases) {
+      const res = await post(`${stack.order[0]!.baseUrl}/orders`, body, { 'idempotency-key': idemKey() });
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
+    }
+    const noKey = await post(`${stack.order[0]!.baseUrl}/orders`, { customerId: 'c', items: [{ productId: id, quantity: 1 }] });
+    expect(noKey.status).toBe(400);
+    expect(noKey.body.errors[0].path).toBe('header.idempotency-key');
+    expect(await countRows('order', 'SELECT count(*) AS n FROM orders')).toBe(before);
+    expect(await stockOf(id)).toBe(5);
+  });
+
+  it('produces exactly one notification per order event', async () => {
+    const id = `note-${randomUUID().slice(0, 6)}`;
+    await stack.createProduct(id, 20);
+    const placed = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => placeOrder(i, `note-c${i}`, [{ productId: id, quantity: 1 }])),
+    );
+    const orderIds = placed.map((p) => p.body.id as string);
+    await waitFor(
+      async () =>
+        (await countRows(
+          'notifier',
+          "SELECT count(*) AS n FROM notifications WHERE kind = 'order.placed' AND order_id = ANY($1)",
+          [orderIds],
+        )) === 10,
+      { timeoutMs: 15_000, description: 'ten notifications' },
+    );
+    const listed = await get(`${stack.notifier.baseUrl}/notifications?orderId=${orderIds[0]}`);
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0]).toMatchObject({ kind: 'order.placed', channel: 'record', customerId: 'note-c0' });
+  });
+});
