@@ -64,7 +64,9 @@ export const startStack = async (options: StackOptions = {}) => {
       return notifier;
     },
     async createProduct(id: string, stock: number, priceCents = 1000) {
-      const res = await fetch(`${catalog[0]!.baseUrl}/products`, {
+      const live = catalog.find((c) => c.child.exitCode === null && c.child.signalCode === null);
+      if (!live) throw new Error('no live catalog instance');
+      const res = await fetch(`${live.baseUrl}/products`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
         body: JSON.stringify({ id, name: `Product ${id}`, priceCents, stock }),

@@ -120,6 +120,6 @@ export class CatalogClient {
       this.discovery.reportFailure(instance.instanceId);
       lastError = new Error(`catalog ${instance.instanceId} answered ${res.status}: ${detail}`);
     }
-    throw lastError;
+    throw new DependencyUnavailableError('catalog', { cause: lastError });
   }
 }
