@@ -7,7 +7,7 @@ import { get, idemKey, post, type Stack, startStack } from './stack.js';
 let stack: Stack;
 beforeAll(async () => {
   // Orders expire 1.5 s after placement in this stack.
-  stack = await startStack({ env: { order: { ORDER_PAYMENT_TIMEOUT: '1500ms' } } });
+  stack = await startStack({ env: { order: { ORDER_PAYMENT_TIMEOUT: '1500ms', ORDER_RATE_LIMIT_PER_MINUTE: '5' } } });
 });
 afterAll(() => stack?.stop());
 
@@ -42,4 +42,15 @@ describe('order lifecycle', () => {
     await waitFor(async () => (await stockOf(id)) === 8, { description: 'expired stock back' });
     expect((await get(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}`)).body.status).toBe('paid');
   }, 30_000);
+
+  it('limits orders per customer across both order instances with 429 and Retry-After', async () => {
+    const id = `rl-${randomUUID().slice(0, 6)}`;
+    await stack.createProduct(id, 20);
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await placeOrder(i, 'busy-customer', [{ productId: id, quantity: 1 }]));
+    expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 429]);
+    expect(results[5]!.body.code).toBe('rate_limited');
+    expect(Number(results[5]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await placeOrder(0, 'other-customer', [{ productId: id, quantity: 1 }])).status).toBe(201);
+  });
 });
