@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import {
   createTestDatabase,
   type RedisProcess,
+  renderAclFile,
   type ServiceProcess,
   startRedisServer,
   startServiceProcess,
@@ -17,6 +20,7 @@ export interface StackOptions {
 }
 
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+const ACL_TEMPLATE = fileURLToPath(new URL('../../infra/redis/users.acl', import.meta.url));
 
 /**
  * The whole shop as real processes: a private Redis, three databases, 2 catalog,
@@ -24,7 +28,16 @@ export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
  * through the registry.
  */
 export const startStack = async (options: StackOptions = {}) => {
-  const redisServer: RedisProcess = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
+  // Each service connects as its own ACL user (infra/redis/users.acl), as in production.
+  const passwords = Object.fromEntries(
+    ['CATALOG', 'ORDER', 'NOTIFIER', 'DASHBOARD'].map((s) => [`${s}_REDIS_PASSWORD`, randomBytes(12).toString('hex')]),
+  );
+  const redisServer: RedisProcess = await startRedisServer({
+    acl: await renderAclFile(ACL_TEMPLATE, passwords),
+    config: ['maxmemory-policy noeviction'],
+  });
+  const redisUrlFor = (user: string) =>
+    `redis://${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}@127.0.0.1:${redisServer.port}`;
   const dbs: Record<'catalog' | 'order' | 'notifier', TestDatabase> = {
     catalog: await createTestDatabase(inject('postgresUrl'), 'catalog'),
     order: await createTestDatabase(inject('postgresUrl'), 'order'),
@@ -32,7 +45,7 @@ export const startStack = async (options: StackOptions = {}) => {
   };
   const envFor = (service: 'catalog' | 'order' | 'notifier') => ({
     PORT: '0',
-    REDIS_URL: redisServer.url,
+    REDIS_URL: redisUrlFor(service),
     DATABASE_URL: dbs[service].url,
     ADMIN_TOKEN,
     // info: the harness waits for the "listening" line.
@@ -47,11 +60,11 @@ export const startStack = async (options: StackOptions = {}) => {
   const catalog: ServiceProcess[] = [await start('catalog'), await start('catalog')];
   const order: ServiceProcess[] = [await start('order'), await start('order')];
   let notifier: ServiceProcess = await start('notifier');
-  const redis = new Redis(redisServer.url);
+  // The test's own view of Redis, as the harness admin (the default user is off).
+  const redis = new Redis(redisServer.adminUrl);
 
   const stack = {
     redis,
-    redisUrl: redisServer.url,
     catalog,
     order,
     get notifier() {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
+import helmet, { type HelmetOptions } from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { type Health, healthRouter } from './health.js';
@@ -14,6 +14,8 @@ export interface ServiceAppOptions {
   health: Health;
   /** Max JSON body; bigger bodies get 413 problem+json. Default `100kb`. */
   bodyLimit?: string;
+  /** helmet options, e.g. a Content-Security-Policy that a UI needs. Default: helmet's defaults. */
+  securityHeaders?: HelmetOptions;
   /** Mount the service's routes. Runs after the common middleware, before the 404 and error handlers. */
   routes: (app: Express) => void;
 }
@@ -25,11 +27,18 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
  * `x-request-id` is reused when it is sane), pino-http, HTTP metrics, JSON body with a
  * size limit, `/health/*`, `/metrics`, the service's routes, then 404 and problem+json.
  */
-export const createServiceApp = ({ logger, metrics, health, bodyLimit = '100kb', routes }: ServiceAppOptions): Express => {
+export const createServiceApp = ({
+  logger,
+  metrics,
+  health,
+  bodyLimit = '100kb',
+  securityHeaders,
+  routes,
+}: ServiceAppOptions): Express => {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(helmet());
+  app.use(helmet(securityHeaders));
   app.use(
     pinoHttp({
       logger,

@@ -13,6 +13,8 @@ export interface RedisProcess {
   readonly port: number;
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
+  /** The URL with the harness's own admin ACL user (works when the default user is off). */
+  readonly adminUrl: string;
   readonly pid: number;
   /** Its private working directory (config, AOF, nodes.conf). */
   readonly dir: string;
@@ -25,6 +27,11 @@ export interface RedisProcess {
 export interface StartRedisOptions {
   /** Extra config lines, e.g. `['maxmemory-policy noeviction']`. */
   config?: string[];
+  /**
+   * ACL users (the content of a rendered users.acl). Written to the server's directory
+   * and loaded with `aclfile`; the harness's own admin user is added to it.
+   */
+  acl?: string;
   /** Run as a Sentinel. Default false. */
   sentinel?: boolean;
   /** Port to use; default a free one. */
@@ -54,9 +61,14 @@ const spawnOnce = async (port: number, options: StartRedisOptions): Promise<Redi
     'daemonize no',
     'protected-mode yes',
     'logfile ""',
-    ...(options.sentinel ? [] : [`user ${HARNESS_USER} on >${adminPassword} ~* &* +@all`]),
+    ...(options.sentinel || options.acl !== undefined ? [] : [`user ${HARNESS_USER} on >${adminPassword} ~* &* +@all`]),
+    ...(options.acl === undefined ? [] : [`aclfile ${join(dir, 'users.acl')}`]),
     ...(options.config ?? []),
   ];
+  if (options.acl !== undefined) {
+    // Redis refuses users in redis.conf together with an aclfile: the admin user goes in the file.
+    await writeFile(join(dir, 'users.acl'), `${options.acl.trim()}\nuser ${HARNESS_USER} on >${adminPassword} ~* &* +@all\n`);
+  }
   const confPath = join(dir, options.sentinel ? 'sentinel.conf' : 'redis.conf');
   await writeFile(confPath, `${lines.join('\n')}\n`);
   const args = options.sentinel ? [confPath, '--sentinel'] : [confPath];
@@ -108,6 +120,7 @@ const spawnOnce = async (port: number, options: StartRedisOptions): Promise<Redi
     host: '127.0.0.1',
     port,
     url: `redis://127.0.0.1:${port}`,
+    adminUrl: options.sentinel ? `redis://127.0.0.1:${port}` : `redis://${HARNESS_USER}:${adminPassword}@127.0.0.1:${port}`,
     pid: child.pid ?? -1,
     dir,
     child,

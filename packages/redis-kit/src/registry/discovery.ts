@@ -4,7 +4,6 @@ import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import type { InstanceRecord, LiveInstance, RegistryChange } from './instance.js';
-import { listScript } from './registry-scripts.js';
 
 /** Options for {@link Discovery}. */
 export interface DiscoveryOptions {
@@ -117,16 +116,33 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
     this.#failedAt.set(instanceId, Date.now());
   }
 
+  /**
+   * Plain reads, no Lua: EVALSHA declares its keys read-write, and other services may
+   * only read this service's registry keys (infra/redis/users.acl). Index and records
+   * share a hash tag, so the pipeline and MGET stay on one Cluster node.
+   */
   async #read(): Promise<void> {
-    const reply = await listScript(this.#redis)(keys.registry.index(this.#service), keys.registry.instance(this.#service, ''));
-    const serverNow = Number(reply[0]);
+    const index = keys.registry.index(this.#service);
+    const replies = await this.#redis.pipeline().time().zrange(index, '-inf', '+inf', 'BYSCORE', 'WITHSCORES').exec();
+    const [timeReply, rangeReply] = replies ?? [];
+    if (timeReply?.[0] || rangeReply?.[0]) throw timeReply?.[0] ?? rangeReply?.[0];
+    const [seconds, micros] = timeReply?.[1] as [string, string];
+    const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const flat = rangeReply?.[1] as string[];
+    const live: { id: string; expires: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const expires = Number(flat[i + 1]);
+      if (expires > serverNow) live.push({ id: flat[i]!, expires });
+    }
+    const records = live.length ? await this.#redis.mget(live.map((l) => keys.registry.instance(this.#service, l.id))) : [];
     // Translate server-clock expiries to our clock once, at read time.
     const offset = Date.now() - serverNow;
     const next: LiveInstance[] = [];
-    for (let i = 1; i + 2 < reply.length; i += 3) {
-      const record = JSON.parse(String(reply[i + 2])) as InstanceRecord;
-      next.push({ ...record, expiresAt: Number(reply[i + 1]) + offset });
-    }
+    live.forEach((l, i) => {
+      const raw = records[i];
+      // A record can expire between the two reads: skip it.
+      if (raw) next.push({ ...(JSON.parse(raw) as InstanceRecord), expiresAt: l.expires + offset });
+    });
     next.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
     const before = this.#instances.map((i) => i.instanceId).join(',');
     this.#instances = next;

@@ -1,0 +1,151 @@
+import {
+  type NotificationJob,
+  type OrderExpiryJob,
+  type Product,
+  SERVICE_NAMES,
+  type StorefrontEvent,
+} from '@storefront/contracts';
+import type { Discovery, EventBus, LiveInstance } from '@storefront/redis-kit';
+import type { Queue } from 'bullmq';
+import { parseSamples } from './metrics-text.js';
+
+const EVENT_TYPES = [
+  'product.updated',
+  'stock.changed',
+  'order.placed',
+  'order.paid',
+  'order.cancelled',
+  'order.expired',
+] as const;
+const SCRAPED = new Set(['cache_requests_total', 'circuit_breaker_state']);
+
+/** What the page shows, refreshed every second. */
+export interface Snapshot {
+  at: string;
+  instances: Record<string, { instanceId: string; url: string; expiresInMs: number }[]>;
+  /** Cache reads by tier across catalog instances, and the share served from a cache tier. */
+  cache: { tiers: Record<string, number>; hitRatio: number | null };
+  breakers: { instanceId: string; breaker: string; state: 'closed' | 'half-open' | 'open' }[];
+  stock: Pick<Product, 'id' | 'name' | 'stock' | 'priceCents'>[];
+  queues: Record<string, Record<string, number>>;
+  events: { type: string; at: string; summary: string }[];
+}
+
+const summarize = (event: StorefrontEvent): string => {
+  switch (event.type) {
+    case 'order.placed':
+      return `${event.data.customerId} ordered ${event.data.items.map((i) => `${i.quantity}× ${i.productId}`).join(', ')}`;
+    case 'stock.changed':
+      return `${event.data.productId}: ${event.data.previousStock} → ${event.data.stock} (${event.data.reason})`;
+    case 'product.updated':
+      return `${event.data.productId} now ${event.data.priceCents} cents`;
+    default:
+      return 'orderId' in event.data ? `order ${String(event.data.orderId).slice(0, 8)}` : event.type;
+  }
+};
+
+/**
+ * Collects the dashboard's view from the same places the services use: the registry
+ * (one Discovery per service), each instance's /metrics, catalog's API, BullMQ's queue
+ * counts, and the event bus.
+ */
+export class DashboardState {
+  readonly #events: Snapshot['events'] = [];
+  #snapshot: Snapshot | undefined;
+
+  constructor(
+    private readonly discoveries: Record<string, Discovery>,
+    private readonly queues: { notifications: Queue<NotificationJob>; expiries: Queue<OrderExpiryJob> },
+  ) {}
+
+  /** Keep the last 50 events. */
+  async listen(bus: EventBus): Promise<void> {
+    for (const type of EVENT_TYPES) {
+      await bus.subscribe(type, (event) => {
+        this.#events.unshift({ type: event.type, at: event.occurredAt, summary: summarize(event) });
+        this.#events.length = Math.min(this.#events.length, 50);
+      });
+    }
+  }
+
+  /** The instances of a service discovery currently knows. */
+  instances(service: string): LiveInstance[] {
+    return this.discoveries[service]?.instances() ?? [];
+  }
+
+  get latest(): Snapshot | undefined {
+    return this.#snapshot;
+  }
+
+  async refresh(): Promise<Snapshot> {
+    const now = Date.now();
+    const instances = Object.fromEntries(
+      SERVICE_NAMES.map((service) => [
+        service,
+        this.instances(service).map((i) => ({
+          instanceId: i.instanceId,
+          url: `http://${i.host}:${i.port}`,
+          expiresInMs: i.expiresAt - now,
+        })),
+      ]),
+    );
+    const all = SERVICE_NAMES.flatMap((s) => this.instances(s));
+    const scraped = await Promise.all(
+      all.map(async (i) => {
+        try {
+          const res = await fetch(`http://${i.host}:${i.port}/metrics`, { signal: AbortSignal.timeout(1000) });
+          return { instance: i, samples: parseSamples(await res.text(), SCRAPED) };
+        } catch {
+          return { instance: i, samples: [] };
+        }
+      }),
+    );
+    const cache: Record<string, number> = { l1: 0, l2: 0, stale: 0, miss: 0, bypass: 0 };
+    const breakers: Snapshot['breakers'] = [];
+    for (const { instance, samples } of scraped) {
+      for (const s of samples) {
+        if (s.name === 'cache_requests_total' && s.labels.tier) cache[s.labels.tier] = (cache[s.labels.tier] ?? 0) + s.value;
+        if (s.name === 'circuit_breaker_state' && s.labels.breaker) {
+          breakers.push({
+            instanceId: instance.instanceId,
+            breaker: s.labels.breaker,
+            state: (['closed', 'half-open', 'open'] as const)[s.value] ?? 'closed',
+          });
+        }
+      }
+    }
+    const reads = (cache.l1 ?? 0) + (cache.l2 ?? 0) + (cache.stale ?? 0) + (cache.miss ?? 0) + (cache.bypass ?? 0);
+    const catalog = this.instances('catalog')[0];
+    let stock: Snapshot['stock'] = [];
+    if (catalog) {
+      try {
+        const res = await fetch(`http://${catalog.host}:${catalog.port}/products?limit=100`, {
+          signal: AbortSignal.timeout(1000),
+        });
+        stock = ((await res.json()) as { items: Product[] }).items.map(({ id, name, stock, priceCents }) => ({
+          id,
+          name,
+          stock,
+          priceCents,
+        }));
+      } catch {
+        stock = this.#snapshot?.stock ?? [];
+      }
+    }
+    const [notifications, expiries] = await Promise.all([
+      this.queues.notifications.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
+      this.queues.expiries.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
+    ]);
+    const snapshot: Snapshot = {
+      at: new Date(now).toISOString(),
+      instances,
+      cache: { tiers: cache, hitRatio: reads ? ((cache.l1 ?? 0) + (cache.l2 ?? 0) + (cache.stale ?? 0)) / reads : null },
+      breakers,
+      stock,
+      queues: { notifications, 'order-expiry': expiries },
+      events: [...this.#events],
+    };
+    this.#snapshot = snapshot;
+    return snapshot;
+  }
+}

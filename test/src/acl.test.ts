@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type RedisProcess, renderAclFile, startRedisServer } from '@storefront/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * infra/redis/users.acl, loaded into a real redis-server: each service is held to its
+ * own keys and cannot run dangerous commands. (The cross-service suites also run every
+ * service under these users, which proves they are enough for the services' real work.)
+ */
+const run = promisify(execFile);
+const template = fileURLToPath(new URL('../../infra/redis/users.acl', import.meta.url));
+const USERS = ['catalog', 'order', 'notifier', 'dashboard'] as const;
+const passwords = Object.fromEntries(USERS.map((u) => [`${u.toUpperCase()}_REDIS_PASSWORD`, `${u}-secret-for-test`]));
+
+let server: RedisProcess;
+const clients: Partial<Record<(typeof USERS)[number], Redis>> = {};
+beforeAll(async () => {
+  server = await startRedisServer({ acl: await renderAclFile(template, passwords) });
+  for (const user of USERS) {
+    clients[user] = new Redis({
+      port: server.port,
+      host: '127.0.0.1',
+      username: user,
+      password: `${user}-secret-for-test`,
+      enableReadyCheck: true,
+    });
+  }
+});
+afterAll(async () => {
+  for (const c of Object.values(clients)) c.disconnect();
+  await server?.stop();
+});
+
+const denied = (p: Promise<unknown>) => expect(p).rejects.toThrow(/NOPERM/);
+
+describe('per-service Redis ACL users', () => {
+  it('turns the default user off', async () => {
+    const { stdout } = await run('redis-cli', ['-p', String(server.port), 'GET', 'x']);
+    expect(stdout).toMatch(/NOAUTH/);
+  });
+
+  it('lets each service use its own keys', async () => {
+    await clients.catalog!.set('catalog:product:sku-1', '{}');
+    await clients.catalog!.set('registry:{catalog}:instance:c1', '{}');
+    await clients.order!.set('order:idempotency:c:k', '{}');
+    await clients.order!.get('catalog:product:sku-1'); // order reads the shared product cache
+    await clients.order!.hset('{bull}:notifications:1', 'data', '{}');
+    await clients.notifier!.set('notifier:delivered:e1', '1');
+    await clients.notifier!.hget('{bull}:notifications:1', 'data');
+    expect(await clients.dashboard!.get('registry:{catalog}:instance:c1')).toBe('{}');
+  });
+
+  it.each([
+    ['catalog', 'order:idempotency:c:k'],
+    ['catalog', 'notifier:delivered:e1'],
+    ['catalog', '{bull}:notifications:1'],
+    ['order', 'notifier:delivered:e1'],
+    ['notifier', 'order:idempotency:c:k'],
+    ['notifier', 'catalog:product:sku-1'],
+    ['dashboard', 'order:idempotency:c:k'],
+  ] as const)('denies %s the keys of others (%s)', async (user, key) => {
+    await denied(clients[user]!.get(key));
+    await denied(clients[user]!.set(key, 'x'));
+  });
+
+  it.each(USERS.filter((u) => u !== 'catalog'))("denies %s writes to catalog's cache and registry entries", async (user) => {
+    await denied(clients[user]!.set('catalog:product:sku-1', 'poisoned'));
+    await denied(clients[user]!.del('registry:{catalog}:instance:c1'));
+  });
+
+  it.each(USERS)('denies %s FLUSHALL, CONFIG and KEYS', async (user) => {
+    await denied(clients[user]!.flushall());
+    await denied(clients[user]!.config('GET', 'maxmemory-policy'));
+    await denied(clients[user]!.keys('*'));
+  });
+
+  it.each(USERS)('allows %s INFO (needed at connect)', async (user) => {
+    expect(await clients[user]!.info('memory')).toContain('maxmemory_policy');
+  });
+});
