@@ -50,7 +50,9 @@ describe('catalog faults', () => {
 
   it('with catalog fully down, prices a cached product from the shared cache and answers 503 fast; the breaker opens', async () => {
     const cached = `cached-${randomUUID().slice(0, 6)}`;
-    await stack.createProduct(cached, 10, 1234); // written through to the shared cache
+    await stack.createProduct(cached, 10, 1234);
+    // One read puts it in the shared cache (cache-aside).
+    expect((await get(`${stack.catalog[1]!.baseUrl}/products/${cached}`)).status).toBe(200);
     await stack.catalog[1]!.stop('SIGKILL');
     const timings: number[] = [];
     const answers = [];

@@ -63,6 +63,17 @@ describe('TwoTierCache', () => {
     expect(text).toMatch(/cache_stampedes_suppressed_total\{namespace="\w+",scope="cluster"\} 3/);
   });
 
+  it('updates the writer’s own L1 on set, not only other instances’', async () => {
+    const cache = await makeCache({ namespace: ns() });
+    await cache.getOrLoad('own', async () => ({ value: { price: 1 }, version: 1 }));
+    expect((await cache.getOrLoad('own', async () => null)).tier).toBe('l1');
+    await cache.set('own', { price: 2 }, 2);
+    expect(await cache.getOrLoad('own', async () => null)).toEqual({ value: { price: 2 }, tier: 'l1' });
+    // A stale set (older version) is refused and leaves no stale copy in L1.
+    await cache.set('own', { price: 0 }, 1);
+    expect((await cache.getOrLoad('own', async () => null)).value).toEqual({ price: 2 });
+  });
+
   it('caches a missing id as a negative entry', async () => {
     const cache = await makeCache({ namespace: ns() });
     let loads = 0;

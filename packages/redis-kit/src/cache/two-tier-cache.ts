@@ -161,7 +161,11 @@ export class TwoTierCache<T extends object> {
 
   /** Write a new value (write-through after an update) and tell other instances to drop theirs. */
   async set(id: string, value: T, version: number): Promise<boolean> {
-    const written = await this.#write(id, { v: value, ver: version, fresh: Date.now() + this.#ttl(this.#ttlMs) });
+    const entry: CacheEntry<T> = { v: value, ver: version, fresh: Date.now() + this.#ttl(this.#ttlMs) };
+    const written = await this.#write(id, entry);
+    // Our own broadcast is skipped on receipt, so update our L1 here (or drop it if a newer version won).
+    if (written) this.#fillLocal(id, entry);
+    else this.#dropLocal(id);
     await this.#broadcast([id], version);
     return written;
   }

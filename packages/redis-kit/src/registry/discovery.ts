@@ -124,11 +124,11 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
   async #read(): Promise<void> {
     const index = keys.registry.index(this.#service);
     const replies = await this.#redis.pipeline().time().zrange(index, '-inf', '+inf', 'BYSCORE', 'WITHSCORES').exec();
-    const [timeReply, rangeReply] = replies ?? [];
-    if (timeReply?.[0] || rangeReply?.[0]) throw timeReply?.[0] ?? rangeReply?.[0];
-    const [seconds, micros] = timeReply?.[1] as [string, string];
-    const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    const flat = rangeReply?.[1] as string[];
+    if (!replies) throw new Error('registry read was aborted');
+    const [[timeError, time], [rangeError, range]] = replies as [[Error | null, [string, string]], [Error | null, string[]]];
+    if (timeError || rangeError) throw timeError ?? rangeError;
+    const serverNow = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const flat = range;
     const live: { id: string; expires: number }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const expires = Number(flat[i + 1]);

@@ -28,8 +28,9 @@ export class CatalogService {
   async createProduct(input: CreateProductRequest): Promise<Product> {
     const product = await this.products.create(input);
     if (!product) throw new ConflictError(`Product ${input.id} already exists`);
-    // A negative entry for this id may be cached: the write replaces it everywhere.
-    await this.cache.set(product.id, product, product.version);
+    // Cache-aside: reads fill the cache. A negative entry for this id may be cached, so
+    // leave a versioned tombstone everywhere; the first read loads the new row.
+    await this.cache.invalidate([product.id], product.version);
     await this.events.publish(
       newEvent('product.updated', {
         productId: product.id,

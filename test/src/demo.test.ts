@@ -1,0 +1,179 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort, lineReader, stopChild, track, waitFor } from '@storefront/testing';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(root, 'packages/demo/dist/cli.js');
+
+/** Ports for one demo run, so the suite never collides with a demo a person is running. */
+const demoPorts = async () => {
+  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  return {
+    ports,
+    env: {
+      ...process.env,
+      CATALOG_PORTS: `${ports[0]},${ports[1]}`,
+      ORDER_PORTS: `${ports[2]},${ports[3]}`,
+      NOTIFIER_PORT: String(ports[4]),
+      DASHBOARD_PORT: String(ports[5]),
+      REDIS_URL: '',
+      DATABASE_URL: '',
+    },
+  };
+};
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+describe('pnpm demo', () => {
+  it('runs the scenario to its summary, every check passing, and leaves nothing running', async () => {
+    const { ports, env } = await demoPorts();
+    const child = track(spawn(process.execPath, [cli], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let output = '';
+    child.stdout!.on('data', (c) => {
+      output += c;
+    });
+    child.stderr!.on('data', (c) => {
+      output += c;
+    });
+    const [code] = await once(child, 'exit');
+    expect(output).toContain('all 6 checks passed');
+    expect(code).toBe(0);
+    for (const step of [
+      'cache',
+      'flash sale',
+      'idempotent retry',
+      'notifier crash',
+      'catalog instance killed',
+      'unpaid order expires',
+    ]) {
+      expect(output).toMatch(new RegExp(`✔ ${step}`));
+    }
+    for (const port of ports) expect(await portFree(port)).toBe(true);
+  }, 150_000);
+
+  it('says which port is taken instead of printing a stack trace', async () => {
+    const { ports, env } = await demoPorts();
+    const blocker = createServer().listen(ports[2], '127.0.0.1');
+    await once(blocker, 'listening');
+    try {
+      const result = await run(process.execPath, [cli], { env }).catch((e: { code: number; stderr: string }) => e);
+      expect((result as { code: number }).code).toBe(1);
+      expect((result as { stderr: string }).stderr.trim()).toBe(
+        `demo: port ${ports[2]} (order-1) is already in use — stop what uses it, or set ORDER_PORTS`,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('pnpm demo --keep: dashboard and Prometheus', () => {
+  let demo: ReturnType<typeof spawn>;
+  let dashboard: string;
+  let instanceIds: string[];
+  let ports: number[];
+  beforeAll(async () => {
+    const setup = await demoPorts();
+    ports = setup.ports;
+    dashboard = `http://127.0.0.1:${ports[5]}`;
+    demo = track(spawn(process.execPath, [cli, '--keep'], { env: setup.env, stdio: ['ignore', 'pipe', 'inherit'] }));
+    const lines = lineReader(demo.stdout!);
+    instanceIds = [];
+    for (;;) {
+      const line = await lines.next(120_000);
+      const id = /\((\w+-[0-9a-f]{8})\)$/.exec(line)?.[1];
+      if (id) instanceIds.push(id);
+      if (line.startsWith('Everything keeps running')) break;
+    }
+  }, 150_000);
+  afterAll(async () => {
+    if (demo) {
+      demo.kill('SIGINT');
+      const [code] = await once(demo, 'exit');
+      expect(code).toBe(0);
+      for (const port of ports) expect(await portFree(port)).toBe(true);
+    }
+  }, 60_000);
+
+  it('shows every registered instance in a real browser, and a placed order appears in recent events', async () => {
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(dashboard);
+      await page.waitForSelector('#status.ok');
+      // The catalog-1 that was killed and restarted during the scenario has a new id: use the live ones.
+      const live = (await (await fetch(`${dashboard}/api/state`)).json()) as {
+        instances: Record<string, { instanceId: string }[]>;
+      };
+      const liveIds = Object.values(live.instances)
+        .flat()
+        .map((i) => i.instanceId);
+      expect(liveIds).toHaveLength(5);
+      for (const id of liveIds) await page.waitForSelector(`[data-instance="${id}"]`, { timeout: 10_000 });
+      const before = await page.locator('#events li[data-type="order.placed"]').count();
+      await page.click('button[data-order="espresso-beans"]');
+      await waitFor(async () => (await page.locator('#events li[data-type="order.placed"]').count()) > before, {
+        description: 'order.placed in recent events',
+      });
+      expect(await page.locator('#events li').first().textContent()).toContain('dashboard-user ordered 1× espresso-beans');
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it('lets a real Prometheus discover every instance from the registry and scrape it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'storefront-prom-'));
+    const port = await freePort();
+    const config = join(dir, 'prometheus.yml');
+    await writeFile(
+      config,
+      `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: storefront\n    http_sd_configs:\n      - url: ${dashboard}/sd/targets\n        refresh_interval: 1s\n`,
+    );
+    await run('promtool', ['check', 'config', config]);
+    const prometheus = track(
+      spawn(
+        'prometheus',
+        [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+        {
+          stdio: 'ignore',
+        },
+      ),
+    );
+    try {
+      const targets = await waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets`);
+          const body = (await res.json()) as { data: { activeTargets: { health: string; labels: Record<string, string> }[] } };
+          const active = body.data.activeTargets;
+          return active.length === 5 && active.every((t) => t.health === 'up') ? active : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500, description: 'five targets up' },
+      );
+      expect(new Set(targets.map((t) => t.labels.service))).toEqual(new Set(['catalog', 'order', 'notifier']));
+    } finally {
+      await stopChild(prometheus);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('checks the shipped Prometheus config with promtool', async () => {
+    const { stdout } = await run('promtool', ['check', 'config', join(root, 'infra/prometheus/prometheus.yml')]);
+    expect(stdout).toMatch(/SUCCESS/);
+  });
+});
