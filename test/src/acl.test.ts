@@ -13,7 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const template = fileURLToPath(new URL('../../infra/redis/users.acl', import.meta.url));
 const USERS = ['catalog', 'order', 'notifier', 'dashboard'] as const;
-const passwords = Object.fromEntries(USERS.map((u) => [`${u.toUpperCase()}_REDIS_PASSWORD`, `${u}-secret-for-test`]));
+const passwords: Record<string, string> = {
+  ...Object.fromEntries(USERS.map((u) => [`${u.toUpperCase()}_REDIS_PASSWORD`, `${u}-secret-for-test`])),
+  REPLICA_REDIS_PASSWORD: 'replica-secret-for-test',
+  SENTINEL_REDIS_PASSWORD: 'sentinel-secret-for-test',
+};
 
 let server: RedisProcess;
 const clients: Partial<Record<(typeof USERS)[number], Redis>> = {};

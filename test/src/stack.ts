@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   createTestDatabase,
   type RedisProcess,
-  renderAclFile,
+  randomAclPasswords,
+  renderAcl,
   type ServiceProcess,
   startRedisServer,
   startServiceProcess,
@@ -29,11 +30,10 @@ const ACL_TEMPLATE = fileURLToPath(new URL('../../infra/redis/users.acl', import
  */
 export const startStack = async (options: StackOptions = {}) => {
   // Each service connects as its own ACL user (infra/redis/users.acl), as in production.
-  const passwords = Object.fromEntries(
-    ['CATALOG', 'ORDER', 'NOTIFIER', 'DASHBOARD'].map((s) => [`${s}_REDIS_PASSWORD`, randomBytes(12).toString('hex')]),
-  );
+  const template = await readFile(ACL_TEMPLATE, 'utf8');
+  const passwords = randomAclPasswords(template);
   const redisServer: RedisProcess = await startRedisServer({
-    acl: await renderAclFile(ACL_TEMPLATE, passwords),
+    acl: renderAcl(template, passwords),
     config: ['maxmemory-policy noeviction'],
   });
   const redisUrlFor = (user: string) =>

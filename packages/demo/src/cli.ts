@@ -12,6 +12,7 @@ import {
   createTestDatabase,
   type PostgresServer,
   type RedisProcess,
+  randomAclPasswords,
   renderAcl,
   startPostgres,
   startRedisServer,
@@ -81,15 +82,14 @@ const main = async () => {
   say(`Storefront demo — logs in ${logDir}`);
 
   // Redis: private, with one ACL user per service (infra/redis/users.acl), unless REDIS_URL.
-  const passwords = Object.fromEntries(
-    ['CATALOG', 'ORDER', 'NOTIFIER', 'DASHBOARD'].map((s) => [`${s}_REDIS_PASSWORD`, randomBytes(12).toString('hex')]),
-  );
+  const aclTemplate = await readFile(join(root, 'infra/redis/users.acl'), 'utf8');
+  const passwords = randomAclPasswords(aclTemplate);
   let redis: RedisProcess | undefined;
   let redisUrlFor = (_user: string) => env.REDIS_URL ?? '';
   if (!env.REDIS_URL) {
     say('▶ starting Redis (private redis-server, per-service ACL users, noeviction)');
     redis = await startRedisServer({
-      acl: renderAcl(await readFile(join(root, 'infra/redis/users.acl'), 'utf8'), passwords),
+      acl: renderAcl(aclTemplate, passwords),
       config: ['maxmemory-policy noeviction', 'appendonly yes'],
     });
     const port = redis.port;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
 /**
@@ -21,3 +22,7 @@ export const renderAcl = (template: string, vars: Record<string, string | undefi
 /** Read and render an ACL template file. */
 export const renderAclFile = async (path: string, vars: Record<string, string | undefined>): Promise<string> =>
   renderAcl(await readFile(path, 'utf8'), vars);
+
+/** A fresh random password for every `${NAME}` placeholder in an ACL template. */
+export const randomAclPasswords = (template: string): Record<string, string> =>
+  Object.fromEntries([...template.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map(([, name]) => [name!, randomBytes(12).toString('hex')]));

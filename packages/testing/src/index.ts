@@ -10,7 +10,7 @@ declare module 'vitest' {
   }
 }
 
-export { renderAcl, renderAclFile } from './acl.js';
+export { randomAclPasswords, renderAcl, renderAclFile } from './acl.js';
 export { adminCommand, infoFields } from './admin-client.js';
 export { pidAlive, stopChild, track } from './child-processes.js';
 export { type ClusterOptions, type RedisCluster, startCluster } from './cluster.js';

@@ -70,8 +70,8 @@ export const createRedis = (
         ...common,
         sentinels: config.sentinels,
         name: config.sentinelName ?? 'storefront',
-        sentinelUsername: auth.username,
-        sentinelPassword: auth.password,
+        // Sentinels are asked where the primary is without credentials (keep them on a
+        // private network); the ACL user from the URL authenticates to the data nodes.
         failoverDetector: true,
         ...(auth.tls ? { enableTLSForSentinelMode: true } : {}),
       });

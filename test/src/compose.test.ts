@@ -1,0 +1,133 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+/**
+ * docker-compose.yml cannot be run here (no Docker engine), so it is kept honest by
+ * validation: Debian's docker-compose resolves it, and this suite checks it against the
+ * code — each service's environment passes that service's own config validation, every
+ * mounted file exists, ports and health checks match what the services serve.
+ */
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+interface ComposeService {
+  image?: string;
+  build?: { args?: Record<string, string> };
+  environment?: Record<string, string>;
+  ports?: ({ published: number; target: number } | string)[];
+  volumes?: ({ type: string; source: string; target: string } | string)[];
+  healthcheck?: { test: string[] };
+  command?: string[];
+}
+let services: Record<string, ComposeService>;
+
+const loaders: Record<string, () => Promise<(env: NodeJS.ProcessEnv) => unknown>> = {
+  catalog: async () => (await import(join(root, 'services/catalog/dist/config.js'))).loadCatalogConfig,
+  order: async () => (await import(join(root, 'services/order/dist/config.js'))).loadOrderConfig,
+  notifier: async () => (await import(join(root, 'services/notifier/dist/config.js'))).loadNotifierConfig,
+  dashboard: async () => (await import(join(root, 'services/dashboard/dist/config.js'))).loadDashboardConfig,
+};
+const APPS = ['catalog-1', 'catalog-2', 'order-1', 'order-2', 'notifier', 'dashboard'];
+
+beforeAll(async () => {
+  const { stdout } = await run(
+    'docker-compose',
+    ['-f', join(root, 'docker-compose.yml'), '--env-file', join(root, '.env.example'), 'config'],
+    {
+      cwd: root,
+    },
+  );
+  services = parse(stdout).services;
+});
+
+describe('docker-compose.yml', () => {
+  it('is valid for docker-compose and lists the whole topology', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      [
+        ...APPS,
+        'grafana',
+        'postgres',
+        'prometheus',
+        'redis-cache',
+        'redis-primary',
+        'redis-replica',
+        'sentinel-1',
+        'sentinel-2',
+        'sentinel-3',
+      ].sort(),
+    );
+  });
+
+  it.each(APPS)('%s: its environment passes the service’s own config validation', async (name) => {
+    const service = services[name]!;
+    const kind = service.build?.args?.SERVICE ?? '';
+    const load = await loaders[kind]!();
+    expect(() => load(service.environment ?? {})).not.toThrow();
+  });
+
+  it.each(APPS)('%s: publishes and health-checks the port it listens on, on /health/ready', (name) => {
+    const service = services[name]!;
+    const port = Number(service.environment?.PORT);
+    const published = service.ports?.map((p) => (typeof p === 'string' ? Number(p.split(':')[1]) : p.target));
+    expect(published).toEqual([port]);
+    expect(service.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/health/ready`);
+  });
+
+  it.each(APPS)('%s: connects as its own ACL user, through Sentinel', (name) => {
+    const env = services[name]!.environment ?? {};
+    const user = new URL(env.REDIS_URL ?? '').username;
+    expect(user).toBe(services[name]!.build?.args?.SERVICE);
+    expect(readFileSync(join(root, 'infra/redis/users.acl'), 'utf8')).toMatch(new RegExp(`^user ${user} on `, 'm'));
+    expect(env.REDIS_SENTINELS?.split(',')).toHaveLength(3);
+  });
+
+  it('mounts only files that exist', () => {
+    const sources = Object.values(services).flatMap((s) =>
+      (s.volumes ?? [])
+        .map((v) => (typeof v === 'string' ? v.split(':')[0]! : v.type === 'bind' ? v.source : ''))
+        .filter((p) => p.startsWith('/')),
+    );
+    expect(sources.length).toBeGreaterThan(8);
+    for (const source of sources) expect(existsSync(source), source).toBe(true);
+  });
+
+  it('pins a Redis image patched for CVE-2025-49844 (7.4.6 or later in the 7.4 line)', () => {
+    for (const name of ['redis-primary', 'redis-replica', 'redis-cache', 'sentinel-1']) {
+      const [, minor, patch] = /^redis:7\.(\d+)\.(\d+)/.exec(services[name]!.image ?? '') ?? [];
+      expect(Number(minor) > 4 || (Number(minor) === 4 && Number(patch) >= 6), services[name]!.image).toBe(true);
+    }
+  });
+
+  it('keeps coordination data un-evictable and durable, and lets the cache evict', () => {
+    const redisConf = readFileSync(join(root, 'infra/redis/redis.conf'), 'utf8');
+    expect(redisConf).toMatch(/^maxmemory-policy noeviction$/m);
+    expect(redisConf).toMatch(/^appendonly yes$/m);
+    expect(readFileSync(join(root, 'infra/redis/cache.conf'), 'utf8')).toMatch(/^maxmemory-policy allkeys-lru$/m);
+  });
+});
+
+describe('Grafana dashboard', () => {
+  it('parses, and every query uses a metric the code exports', () => {
+    const dashboard = JSON.parse(readFileSync(join(root, 'infra/grafana/dashboards/storefront.json'), 'utf8'));
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThanOrEqual(8);
+    const metrics = new Set(exprs.flatMap((e) => [...e.matchAll(/([a-z_]+)(?:_bucket|_count)?[{[(]/g)].map((m) => m[1]!)));
+    const known = [
+      'http_request_duration_seconds',
+      'cache_requests_total',
+      'lock_wait_seconds',
+      'lock_contention_total',
+      'outbox_pending',
+      'notifications_total',
+      'circuit_breaker_state',
+      'registry_instances',
+    ];
+    for (const metric of known) expect(exprs.join(' ')).toContain(metric);
+    expect(metrics.size).toBeGreaterThan(0);
+  });
+});
