@@ -24,7 +24,8 @@ export interface ScenarioContext {
 const admin = (ctx: ScenarioContext) => ({ authorization: `Bearer ${ctx.adminToken}` });
 const order = (ctx: ScenarioContext, instance: string, customerId: string, productId: string, key = `demo-${randomUUID()}`) =>
   call('POST', `${ctx.url(instance)}/orders`, { customerId, items: [{ productId, quantity: 1 }] }, { 'idempotency-key': key });
-const liveOrder = (ctx: ScenarioContext, i: number) => (i % 2 === 0 ? 'order-1' : 'order-2');
+/** Spread requests over both order instances. */
+const orderInstance = (i: number) => (i % 2 === 0 ? 'order-1' : 'order-2');
 const liveCatalog = (ctx: ScenarioContext) => (ctx.supervisor.isRunning('catalog-1') ? 'catalog-1' : 'catalog-2');
 const stockOf = async (ctx: ScenarioContext, productId: string) =>
   (await call('GET', `${ctx.url(liveCatalog(ctx))}/products/${productId}`)).body.stock as number;
@@ -88,13 +89,13 @@ const flashSale: Step = async (ctx) => {
   const buyers = 150;
   ctx.say(`${buyers} customers buy the last ${before} sneakers at once, spread over order-1 and order-2…`);
   const started = performance.now();
-  const answers = await Promise.all(Array.from({ length: buyers }, (_, i) => order(ctx, liveOrder(ctx, i), `fan-${i}`, id)));
+  const answers = await Promise.all(Array.from({ length: buyers }, (_, i) => order(ctx, orderInstance(i), `fan-${i}`, id)));
   const ms = Math.round(performance.now() - started);
   const statuses = answers.map((a) => a.status);
   const after = await settledStock(ctx, id, 0);
   // Pay the winners so their stock is not released by expiry later.
   await Promise.all(
-    answers.filter((a) => a.status === 201).map((a, i) => call('POST', `${ctx.url(liveOrder(ctx, i))}/orders/${a.body.id}/pay`)),
+    answers.filter((a) => a.status === 201).map((a, i) => call('POST', `${ctx.url(orderInstance(i))}/orders/${a.body.id}/pay`)),
   );
   return {
     step: 'flash sale',
@@ -109,7 +110,7 @@ const idempotentRetry: Step = async (ctx) => {
   const before = await stockOf(ctx, 'ceramic-mug');
   ctx.say('a client retries one order 10 times with the same Idempotency-Key, concurrently…');
   const answers = await Promise.all(
-    Array.from({ length: 10 }, (_, i) => order(ctx, liveOrder(ctx, i), 'retrying-customer', 'ceramic-mug', key)),
+    Array.from({ length: 10 }, (_, i) => order(ctx, orderInstance(i), 'retrying-customer', 'ceramic-mug', key)),
   );
   const ids = new Set(answers.map((a) => a.body?.id));
   const after = await settledStock(ctx, 'ceramic-mug', before - 1);
@@ -125,7 +126,7 @@ const notifierCrash: Step = async (ctx) => {
   const n = 40;
   ctx.say(`${n} orders queue ${n} notifications; the notifier is killed mid-queue and restarted…`);
   const answers = await Promise.all(
-    Array.from({ length: n }, (_, i) => order(ctx, liveOrder(ctx, i), `buyer-${i}`, 'espresso-beans')),
+    Array.from({ length: n }, (_, i) => order(ctx, orderInstance(i), `buyer-${i}`, 'espresso-beans')),
   );
   const orderIds = answers.filter((a) => a.status === 201).map((a) => a.body.id as string);
   const delivered = async () => {
@@ -163,7 +164,7 @@ const catalogFailover: Step = async (ctx) => {
   await ctx.supervisor.kill('catalog-1');
   const killedAt = Date.now();
   const answers = await Promise.all(
-    Array.from({ length: 15 }, (_, i) => order(ctx, liveOrder(ctx, i), `steady-${i}`, 'pour-over-kettle')),
+    Array.from({ length: 15 }, (_, i) => order(ctx, orderInstance(i), `steady-${i}`, 'pour-over-kettle')),
   );
   const gone = await until(
     'catalog-1 to leave the registry',
