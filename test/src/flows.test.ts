@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from '@storefront/testing';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, get, idemKey, post, type Stack, startStack } from './stack.js';
 
@@ -9,27 +8,6 @@ beforeAll(async () => {
   stack = await startStack();
 });
 afterAll(() => stack?.stop());
-
-const placeOrder = (orderIndex: number, customerId: string, items: { productId: string; quantity: number }[], key = idemKey()) =>
-  post(`${stack.order[orderIndex % 2]!.baseUrl}/orders`, { customerId, items }, { 'idempotency-key': key });
-const stockOf = async (id: string) => {
-  const client = new pg.Client({ connectionString: stack.dbs.catalog.url });
-  await client.connect();
-  try {
-    return (await client.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [id])).rows[0]?.stock;
-  } finally {
-    await client.end();
-  }
-};
-const countRows = async (db: 'order' | 'notifier', sql: string, params: unknown[] = []) => {
-  const client = new pg.Client({ connectionString: stack.dbs[db].url });
-  await client.connect();
-  try {
-    return Number((await client.query(sql, params)).rows[0]?.n);
-  } finally {
-    await client.end();
-  }
-};
 
 describe('reading products', () => {
   it('serves miss then a cache tier, and another instance sees an admin price change on its next read', async () => {
@@ -53,15 +31,15 @@ describe('placing orders', () => {
     const id = `sale-${randomUUID().slice(0, 6)}`;
     await stack.createProduct(id, 100, 500);
     const results = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => placeOrder(i, `customer-${i}`, [{ productId: id, quantity: 1 }])),
+      Array.from({ length: 300 }, (_, i) => stack.placeOrder(i, `customer-${i}`, [{ productId: id, quantity: 1 }])),
     );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(100);
     expect(statuses.filter((s) => s === 409)).toHaveLength(200);
     expect(results.find((r) => r.status === 409)?.body).toMatchObject({ code: 'insufficient_stock', productId: id });
-    expect(await stockOf(id)).toBe(0);
+    expect(await stack.stockOf(id)).toBe(0);
     expect(
-      await countRows('order', 'SELECT count(*) AS n FROM orders WHERE items @> $1::jsonb', [
+      await stack.count('order', 'SELECT count(*) AS n FROM orders WHERE items @> $1::jsonb', [
         JSON.stringify([{ productId: id }]),
       ]),
     ).toBe(100);
@@ -72,19 +50,19 @@ describe('placing orders', () => {
     await stack.createProduct(id, 50);
     const key = idemKey();
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => placeOrder(i, 'same-customer', [{ productId: id, quantity: 1 }], key)),
+      Array.from({ length: 20 }, (_, i) => stack.placeOrder(i, 'same-customer', [{ productId: id, quantity: 1 }], key)),
     );
     expect(new Set(results.map((r) => r.status))).toEqual(new Set([201]));
     expect(new Set(results.map((r) => JSON.stringify(r.body))).size).toBe(1);
-    expect(await stockOf(id)).toBe(49);
-    const reused = await placeOrder(0, 'same-customer', [{ productId: id, quantity: 2 }], key);
+    expect(await stack.stockOf(id)).toBe(49);
+    const reused = await stack.placeOrder(0, 'same-customer', [{ productId: id, quantity: 2 }], key);
     expect(reused.status).toBe(422);
   });
 
   it('rejects bad input with 400 naming the field, and writes nothing', async () => {
     const id = `bad-${randomUUID().slice(0, 6)}`;
     await stack.createProduct(id, 5);
-    const before = await countRows('order', 'SELECT count(*) AS n FROM orders');
+    const before = await stack.count('order', 'SELECT count(*) AS n FROM orders');
     const cases: [unknown, string][] = [
       [{ customerId: 'c', items: [{ productId: id, quantity: '1' }] }, 'body.items.0.quantity'],
       [{ customerId: 'c', items: [{ productId: id, quantity: -1 }] }, 'body.items.0.quantity'],
@@ -101,20 +79,20 @@ describe('placing orders', () => {
     const noKey = await post(`${stack.order[0]!.baseUrl}/orders`, { customerId: 'c', items: [{ productId: id, quantity: 1 }] });
     expect(noKey.status).toBe(400);
     expect(noKey.body.errors[0].path).toBe('header.idempotency-key');
-    expect(await countRows('order', 'SELECT count(*) AS n FROM orders')).toBe(before);
-    expect(await stockOf(id)).toBe(5);
+    expect(await stack.count('order', 'SELECT count(*) AS n FROM orders')).toBe(before);
+    expect(await stack.stockOf(id)).toBe(5);
   });
 
   it('produces exactly one notification per order event', async () => {
     const id = `note-${randomUUID().slice(0, 6)}`;
     await stack.createProduct(id, 20);
     const placed = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => placeOrder(i, `note-c${i}`, [{ productId: id, quantity: 1 }])),
+      Array.from({ length: 10 }, (_, i) => stack.placeOrder(i, `note-c${i}`, [{ productId: id, quantity: 1 }])),
     );
     const orderIds = placed.map((p) => p.body.id as string);
     await waitFor(
       async () =>
-        (await countRows(
+        (await stack.count(
           'notifier',
           "SELECT count(*) AS n FROM notifications WHERE kind = 'order.placed' AND order_id = ANY($1)",
           [orderIds],

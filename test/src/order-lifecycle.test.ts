@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from '@storefront/testing';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, idemKey, post, type Stack, startStack } from './stack.js';
+import { get, post, type Stack, startStack } from './stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -11,35 +10,23 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-const placeOrder = (orderIndex: number, customerId: string, items: { productId: string; quantity: number }[], key = idemKey()) =>
-  post(`${stack.order[orderIndex % 2]!.baseUrl}/orders`, { customerId, items }, { 'idempotency-key': key });
-const stockOf = async (id: string) => {
-  const client = new pg.Client({ connectionString: stack.dbs.catalog.url });
-  await client.connect();
-  try {
-    return (await client.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [id])).rows[0]?.stock;
-  } finally {
-    await client.end();
-  }
-};
-
 describe('order lifecycle', () => {
   it('pays and cancels; cancelling returns the stock; an unpaid order expires and its stock returns', async () => {
     const id = `life-${randomUUID().slice(0, 6)}`;
     await stack.createProduct(id, 10);
-    const paid = await placeOrder(0, 'c-life', [{ productId: id, quantity: 2 }]);
-    const cancelled = await placeOrder(1, 'c-life', [{ productId: id, quantity: 3 }]);
-    const expiring = await placeOrder(0, 'c-life', [{ productId: id, quantity: 4 }]);
-    expect(await stockOf(id)).toBe(1);
+    const paid = await stack.placeOrder(0, 'c-life', [{ productId: id, quantity: 2 }]);
+    const cancelled = await stack.placeOrder(1, 'c-life', [{ productId: id, quantity: 3 }]);
+    const expiring = await stack.placeOrder(0, 'c-life', [{ productId: id, quantity: 4 }]);
+    expect(await stack.stockOf(id)).toBe(1);
     expect((await post(`${stack.order[1]!.baseUrl}/orders/${paid.body.id}/pay`, {})).body.status).toBe('paid');
     expect((await post(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}/cancel`, {})).status).toBe(409);
     expect((await post(`${stack.order[0]!.baseUrl}/orders/${cancelled.body.id}/cancel`, {})).body.status).toBe('cancelled');
-    await waitFor(async () => (await stockOf(id)) === 4, { description: 'cancelled stock back' });
+    await waitFor(async () => (await stack.stockOf(id)) === 4, { description: 'cancelled stock back' });
     await waitFor(async () => (await get(`${stack.order[1]!.baseUrl}/orders/${expiring.body.id}`)).body.status === 'expired', {
       timeoutMs: 15_000,
       description: 'order to expire',
     });
-    await waitFor(async () => (await stockOf(id)) === 8, { description: 'expired stock back' });
+    await waitFor(async () => (await stack.stockOf(id)) === 8, { description: 'expired stock back' });
     expect((await get(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}`)).body.status).toBe('paid');
   }, 30_000);
 
@@ -47,10 +34,10 @@ describe('order lifecycle', () => {
     const id = `rl-${randomUUID().slice(0, 6)}`;
     await stack.createProduct(id, 20);
     const results = [];
-    for (let i = 0; i < 6; i++) results.push(await placeOrder(i, 'busy-customer', [{ productId: id, quantity: 1 }]));
+    for (let i = 0; i < 6; i++) results.push(await stack.placeOrder(i, 'busy-customer', [{ productId: id, quantity: 1 }]));
     expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 429]);
     expect(results[5]!.body.code).toBe('rate_limited');
     expect(Number(results[5]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect((await placeOrder(0, 'other-customer', [{ productId: id, quantity: 1 }])).status).toBe(201);
+    expect((await stack.placeOrder(0, 'other-customer', [{ productId: id, quantity: 1 }])).status).toBe(201);
   });
 });

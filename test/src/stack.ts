@@ -11,6 +11,7 @@ import {
   type TestDatabase,
 } from '@storefront/testing';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { serviceEntry } from './paths.js';
 
@@ -86,6 +87,20 @@ export const startStack = async (options: StackOptions = {}) => {
       });
       if (res.status !== 201) throw new Error(`create product: ${res.status} ${await res.text()}`);
     },
+    /** POST /orders on order instance `index % 2` with a fresh (or given) Idempotency-Key. */
+    placeOrder(index: number, customerId: string, items: { productId: string; quantity: number }[], key = idemKey()) {
+      return post(`${order[index % 2]!.baseUrl}/orders`, { customerId, items }, { 'idempotency-key': key });
+    },
+    /** Stock as catalog's database has it (the truth, not a cache). */
+    stockOf(productId: string) {
+      return queryOne<{ stock: number }>(dbs.catalog.url, 'SELECT stock FROM products WHERE id = $1', [productId]).then(
+        (r) => r?.stock,
+      );
+    },
+    /** One number from a service's database. */
+    async count(db: 'order' | 'notifier', sql: string, params: unknown[] = []) {
+      return Number((await queryOne<{ n: unknown }>(dbs[db].url, sql, params))?.n);
+    },
     async stop() {
       await Promise.all([...catalog, ...order, notifier].map((p) => p.stop('SIGTERM').catch(() => {})));
       redis.disconnect();
@@ -125,3 +140,14 @@ export const get = async (url: string): Promise<HttpResult> => {
 let keyCounter = 0;
 /** A fresh Idempotency-Key. */
 export const idemKey = () => `key-${Date.now()}-${keyCounter++}`;
+
+/** Run one query on a short-lived connection and return its first row. */
+const queryOne = async <T extends object>(url: string, sql: string, params: unknown[]): Promise<T | undefined> => {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows[0];
+  } finally {
+    await client.end();
+  }
+};

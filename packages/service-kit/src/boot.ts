@@ -27,8 +27,20 @@ export interface ServiceContext<C> {
   metrics: ServiceMetrics;
   health: Health;
   shutdown: Shutdown;
-  /** Run `fn` with the real port once the server listens (e.g. to register in the service registry). */
+  /** Run `fn` with the real port once the server listens. */
   whenListening(fn: (port: number) => Promise<void>): void;
+  /**
+   * Register in the service registry once listening (`register(port)` starts it); adds
+   * the `registry` readiness check (heartbeat fresh) and deregisters in the `registry`
+   * shutdown phase.
+   */
+  register(register: (port: number) => Promise<Registration>): void;
+}
+
+/** What {@link ServiceContext.register} needs of a registration (redis-kit's ServiceRegistration fits). */
+export interface Registration {
+  readonly fresh: boolean;
+  stop(): Promise<void>;
 }
 
 /** Options for {@link bootService}. */
@@ -72,6 +84,16 @@ export const bootService = async <C extends BootConfig>(options: BootOptions<C>)
     shutdown,
     whenListening: (fn) => {
       listeners.push(fn);
+    },
+    register: (register) => {
+      let registration: Registration | undefined;
+      health.addCheck('registry', async () => {
+        if (!registration?.fresh) throw new Error('registry heartbeat is not fresh');
+      });
+      listeners.push(async (port) => {
+        registration = await register(port);
+        shutdown.add('registry', 'deregister', () => registration?.stop());
+      });
     },
   };
   exitOnSignals(shutdown, logger, config.SHUTDOWN_TIMEOUT_MS);

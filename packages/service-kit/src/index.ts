@@ -1,5 +1,5 @@
 export { requireBearer } from './auth.js';
-export { type BootConfig, type BootOptions, bootService, type ServiceContext } from './boot.js';
+export { type BootConfig, type BootOptions, bootService, type Registration, type ServiceContext } from './boot.js';
 export { type BreakerOptions, createBreaker } from './breaker.js';
 export { baseEnv, ConfigError, envFields, loadConfig, type RedisSettings, redisSettings } from './config.js';
 export { createPool, type Migration, migrate, type PoolOptions, withTransaction } from './database.js';

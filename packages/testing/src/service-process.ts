@@ -21,6 +21,11 @@ export interface StartServiceOptions {
   env: Record<string, string>;
   /** Default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * Decide readiness by polling `GET <path>` on `env.PORT` instead of waiting for the
+   * "listening" log line (for processes run with LOG_LEVEL above info). Needs a fixed PORT.
+   */
+  readyPath?: string;
 }
 
 /**
@@ -31,6 +36,7 @@ export const startServiceProcess = async ({
   entry,
   env,
   startTimeoutMs = 30_000,
+  readyPath,
 }: StartServiceOptions): Promise<ServiceProcess> => {
   const child = track(
     spawn(process.execPath, [entry], {
@@ -65,6 +71,24 @@ export const startServiceProcess = async ({
       clearTimeout(timer);
       reject(new Error(`${entry} exited with ${code} before listening: ${stderr.trim()}`));
     });
+    if (readyPath) {
+      const url = `http://127.0.0.1:${env.PORT}${readyPath}`;
+      const poll = async () => {
+        for (;;) {
+          if (child.exitCode !== null) return;
+          try {
+            if ((await fetch(url)).ok) {
+              clearTimeout(timer);
+              return resolve(Number(env.PORT));
+            }
+          } catch {
+            // not listening yet
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      void poll();
+    }
   });
   return {
     child,

@@ -14,6 +14,8 @@ const CatalogEnv = baseEnv.extend({
   CACHE_TTL_MS: z.coerce.number().int().min(100).default(60_000),
   /** In-process (L1) cache freshness. Default 5 000 ms. */
   CACHE_L1_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** `off` reads Postgres on every request (for comparisons; benchmarks). Default `on`. */
+  CATALOG_CACHE: z.enum(['on', 'off']).default('on'),
   /** Lock lease TTL for stock changes. Default 5 000 ms. */
   STOCK_LOCK_TTL_MS: z.coerce.number().int().min(100).default(5_000),
 });

@@ -4,7 +4,7 @@ import {
   EventBus,
   RedisConnections,
   RedisLock,
-  ServiceRegistration,
+  registrar,
   TwoTierCache,
   toRedisConfig,
 } from '@storefront/redis-kit';
@@ -19,7 +19,7 @@ import { StockService } from './domain/stock-service.js';
 await bootService({
   service: 'catalog',
   loadConfig: loadCatalogConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown, whenListening }) => {
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, register }) => {
     const onError = (err: Error, connection: string) => logger.warn({ err, connection }, 'redis connection error');
     const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, onError);
     const cacheRedis = new RedisConnections(toRedisConfig(redisSettings(config, 'cache')), `${instanceId}:cache`, onError);
@@ -47,26 +47,25 @@ await bootService({
       onInvalid: (channel, reason) => logger.warn({ channel, reason }, 'invalid event dropped'),
     });
     const products = new ProductStore(db);
-    const catalog = new CatalogService(products, cache, events);
-    const lock = new RedisLock(redis, { ttlMs: config.STOCK_LOCK_TTL_MS, acquireTimeoutMs: 10_000, registry });
+    const catalog = new CatalogService(products, cache, events, config.CATALOG_CACHE === 'on');
+    // A hot SKU serialises its reservations: waiters retry on a short jittered delay (5 ms
+    // base, capped by the holder's remaining TTL) so hand-offs are quick; docs/benchmarks.md.
+    const lock = new RedisLock(redis, { ttlMs: config.STOCK_LOCK_TTL_MS, acquireTimeoutMs: 10_000, retryDelayMs: 5, registry });
     const stock = new StockService(db, products, lock, catalog);
 
-    let registration: ServiceRegistration | undefined;
-    whenListening(async (port) => {
-      registration = new ServiceRegistration(
+    register(
+      registrar(
         redis,
-        { service: 'catalog', instanceId, host: config.ADVERTISE_HOST ?? config.HOST, port, startedAt: new Date().toISOString() },
-        { ttlMs: config.REGISTRY_TTL_MS, registry, onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`) },
-      );
-      await registration.start();
-      shutdown.add('registry', 'deregister', () => registration?.stop());
-    });
-
+        { service: 'catalog', instanceId, host: config.ADVERTISE_HOST ?? config.HOST },
+        {
+          ttlMs: config.REGISTRY_TTL_MS,
+          registry,
+          onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`),
+        },
+      ),
+    );
     health.addCheck('redis', () => redis.ping());
     health.addCheck('database', () => db.query('SELECT 1'));
-    health.addCheck('registry', async () => {
-      if (!registration?.fresh) throw new Error('registry heartbeat is not fresh');
-    });
     return createApp({ logger, metrics, health, catalog, stock, adminToken: config.ADMIN_TOKEN, bodyLimit: config.BODY_LIMIT });
   },
 });

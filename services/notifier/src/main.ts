@@ -1,5 +1,5 @@
 import { BULLMQ_PREFIX, type NotificationJob, queues } from '@storefront/contracts';
-import { assertNoEviction, EventBus, RedisConnections, ServiceRegistration, toRedisConfig } from '@storefront/redis-kit';
+import { assertNoEviction, EventBus, RedisConnections, registrar, toRedisConfig } from '@storefront/redis-kit';
 import { bootService, createPool, migrate, redisSettings } from '@storefront/service-kit';
 import { Queue } from 'bullmq';
 import { createApp } from './app.js';
@@ -13,7 +13,7 @@ import { startNotificationWorker } from './jobs/notification-worker.js';
 await bootService({
   service: 'notifier',
   loadConfig: loadNotifierConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown, whenListening }) => {
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, register }) => {
     const registry = metrics.registry;
     const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, (err, connection) =>
       logger.warn({ err, connection }, 'redis connection error'),
@@ -55,27 +55,19 @@ await bootService({
     await watches.listen(events);
     shutdown.add('workers', 'stop listening', () => events.close());
 
-    let registration: ServiceRegistration | undefined;
-    whenListening(async (port) => {
-      registration = new ServiceRegistration(
+    register(
+      registrar(
         redis,
+        { service: 'notifier', instanceId, host: config.ADVERTISE_HOST ?? config.HOST },
         {
-          service: 'notifier',
-          instanceId,
-          host: config.ADVERTISE_HOST ?? config.HOST,
-          port,
-          startedAt: new Date().toISOString(),
+          ttlMs: config.REGISTRY_TTL_MS,
+          registry,
+          onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`),
         },
-        { ttlMs: config.REGISTRY_TTL_MS, registry, onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`) },
-      );
-      await registration.start();
-      shutdown.add('registry', 'deregister', () => registration?.stop());
-    });
+      ),
+    );
     health.addCheck('redis', () => redis.ping());
     health.addCheck('database', () => db.query('SELECT 1'));
-    health.addCheck('registry', async () => {
-      if (!registration?.fresh) throw new Error('registry heartbeat is not fresh');
-    });
     return createApp({ logger, metrics, health, delivery, watches, queue, bodyLimit: config.BODY_LIMIT });
   },
 });

@@ -6,7 +6,7 @@ import {
   IdempotencyStore,
   RateLimiter,
   RedisConnections,
-  ServiceRegistration,
+  registrar,
   toRedisConfig,
 } from '@storefront/redis-kit';
 import { bootService, createPool, migrate, redisSettings } from '@storefront/service-kit';
@@ -24,7 +24,7 @@ import { OutboxRelay } from './jobs/outbox-relay.js';
 await bootService({
   service: 'order',
   loadConfig: loadOrderConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown, whenListening }) => {
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, register }) => {
     const registry = metrics.registry;
     const onError = (err: Error, connection: string) => logger.warn({ err, connection }, 'redis connection error');
     const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, onError);
@@ -65,21 +65,19 @@ await bootService({
     shutdown.add('workers', 'stop outbox relay', () => relay?.stop());
     shutdown.add('workers', 'close queues', () => Promise.all([notifications.close(), expiries.close()]));
 
-    let registration: ServiceRegistration | undefined;
-    whenListening(async (port) => {
-      registration = new ServiceRegistration(
+    register(
+      registrar(
         redis,
-        { service: 'order', instanceId, host: config.ADVERTISE_HOST ?? config.HOST, port, startedAt: new Date().toISOString() },
-        { ttlMs: config.REGISTRY_TTL_MS, registry, onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`) },
-      );
-      await registration.start();
-      shutdown.add('registry', 'deregister', () => registration?.stop());
-    });
+        { service: 'order', instanceId, host: config.ADVERTISE_HOST ?? config.HOST },
+        {
+          ttlMs: config.REGISTRY_TTL_MS,
+          registry,
+          onEvent: (e) => logger.warn({ err: e.error }, `registry ${e.type}`),
+        },
+      ),
+    );
     health.addCheck('redis', () => redis.ping());
     health.addCheck('database', () => db.query('SELECT 1'));
-    health.addCheck('registry', async () => {
-      if (!registration?.fresh) throw new Error('registry heartbeat is not fresh');
-    });
 
     return createApp({
       logger,

@@ -29,6 +29,8 @@ export interface CacheOptions {
   loadLockTtlMs?: number;
   /** Where cache metrics go. Default: none. */
   registry?: Registry;
+  /** Called after an invalidation from another instance dropped these ids from L1. */
+  onInvalidate?: (ids: string[]) => void;
 }
 
 interface InvalidationMessage {
@@ -68,6 +70,7 @@ export class TwoTierCache<T extends object> {
   readonly #inflight = new Map<string, Promise<CacheEntry<T>>>();
   readonly #metrics: KitMetrics | undefined;
   readonly #origin = randomBytes(8).toString('hex');
+  readonly #onInvalidate: ((ids: string[]) => void) | undefined;
   #subscriberReadyOnce = false;
 
   readonly #onMessage = (channel: string, message: string) => {
@@ -77,6 +80,7 @@ export class TwoTierCache<T extends object> {
       if (msg.origin === this.#origin) return;
       this.#metrics?.cacheInvalidations.inc({ namespace: this.#namespace, direction: 'received' });
       for (const id of msg.ids) this.#dropLocal(id, msg.version);
+      this.#onInvalidate?.(msg.ids);
     } catch {
       // malformed message: ignore
     }
@@ -105,6 +109,7 @@ export class TwoTierCache<T extends object> {
     const l1 = options.l1 ?? { max: 1000, ttlMs: 5000 };
     this.#l1 = l1 ? new LRUCache<string, CacheEntry<T>>({ max: l1.max, ttl: l1.ttlMs }) : undefined;
     this.#metrics = kitMetrics(options.registry);
+    this.#onInvalidate = options.onInvalidate;
   }
 
   /** Subscribe to invalidations. */

@@ -42,3 +42,17 @@ end
 return 0
 `,
 );
+
+/** Compare-and-delete, then announce the release on ARGV[2] so waiters retry at once. */
+export const releaseAndNotifyScript = defineScript<number>(
+  'sfLockReleaseNotify',
+  1,
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], '1')
+  return 1
+end
+return 0
+`,
+);

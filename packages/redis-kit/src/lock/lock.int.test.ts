@@ -90,6 +90,26 @@ describe('RedisLock', () => {
     await blocker.release();
   });
 
+  it('wakes a waiter when the holder releases, instead of letting it sleep out its delay', async () => {
+    const key = ns();
+    const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });
+    try {
+      // A 60 s retry delay: without the release notice the waiter would time out first.
+      const lock = new RedisLock(redis, { retryDelayMs: 60_000, acquireTimeoutMs: 5_000, wakeOnRelease: subscriber });
+      const holder = await lock.acquire(key);
+      const waiting = lock.acquire(key);
+      await waitFor(async () => ((await redis.pubsub('NUMSUB', `${key}:released`)) as [string, number])[1] === 1, {
+        description: 'waiter subscribed',
+      });
+      await holder.release();
+      const next = await waiting;
+      expect(next.fence).toBe(holder.fence + 1);
+      await next.release();
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
   it('records wait, contention and lost leases', async () => {
     const registry = new Registry();
     const key = ns();

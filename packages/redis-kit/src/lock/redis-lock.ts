@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import { LockLostError, LockTimeoutError } from './errors.js';
-import { acquireScript, extendScript, releaseScript } from './lock-scripts.js';
+import { acquireScript, extendScript, releaseAndNotifyScript, releaseScript } from './lock-scripts.js';
 
 /** Options for {@link RedisLock}. */
 export interface LockOptions {
@@ -19,6 +19,12 @@ export interface LockOptions {
   fenceKey?: (key: string) => string;
   /** Where lock metrics go. Default: none. */
   registry?: Registry;
+  /**
+   * A pub/sub connection. With it, a release publishes on `<key>:released` and waiters
+   * retry as soon as they hear it instead of sleeping out their delay (fewer wasted
+   * round trips under contention). Every lock instance on a key should use it. Default: off.
+   */
+  wakeOnRelease?: RedisClient;
 }
 
 /** A held lock. */
@@ -54,6 +60,8 @@ export class RedisLock {
   readonly #autoRenew: boolean;
   readonly #fenceKey: (key: string) => string;
   readonly #metrics: KitMetrics | undefined;
+  readonly #subscriber: RedisClient | undefined;
+  readonly #waiters = new Map<string, Set<() => void>>();
 
   constructor(redis: RedisClient, options: LockOptions = {}) {
     this.#redis = redis;
@@ -63,6 +71,10 @@ export class RedisLock {
     this.#autoRenew = options.autoRenew ?? true;
     this.#fenceKey = options.fenceKey ?? ((key) => `${key}:fence`);
     this.#metrics = kitMetrics(options.registry);
+    this.#subscriber = options.wakeOnRelease;
+    this.#subscriber?.on('message', (channel: string) => {
+      for (const wake of this.#waiters.get(channel) ?? []) wake();
+    });
   }
 
   /** Try once; `undefined` when someone else holds it. */
@@ -92,7 +104,7 @@ export class RedisLock {
       }
       // Jitter spreads waiters so they do not retry in lockstep; never sleep past the holder's TTL or our deadline.
       const jittered = this.#retryDelayMs * (0.5 + Math.random());
-      await sleep(Math.max(1, Math.min(jittered, -result, remaining)));
+      await this.#wait(key, Math.max(1, Math.min(jittered, -result, remaining)));
     }
   }
 
@@ -116,6 +128,35 @@ export class RedisLock {
   /** {@link withLocks} for one key. */
   withLock<T>(key: string, work: (lease: Lease) => Promise<T>): Promise<T> {
     return this.withLocks([key], (leases) => work(leases.get(key)!));
+  }
+
+  /**
+   * Sleep `ms`, or less if a release of `key` is announced first. The channel stays
+   * subscribed once used: subscribing and unsubscribing around every wait costs more,
+   * under contention, than the wake-ups save.
+   */
+  async #wait(key: string, ms: number): Promise<void> {
+    if (!this.#subscriber) {
+      await sleep(ms);
+      return;
+    }
+    const channel = `${key}:released`;
+    let waiters = this.#waiters.get(channel);
+    if (!waiters) {
+      waiters = new Set();
+      this.#waiters.set(channel, waiters);
+      await this.#subscriber.subscribe(channel);
+    }
+    const set = waiters;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      set.add(wake);
+    });
   }
 
   #lease(key: string, token: string, fence: number): Lease {
@@ -157,7 +198,10 @@ export class RedisLock {
         released ??= (async () => {
           clearInterval(renewal);
           this.#metrics?.lockHeld.observe((performance.now() - acquiredAt) / 1000);
-          const ok = (await releaseScript(this.#redis)(key, token)) === 1;
+          const ok =
+            (this.#subscriber
+              ? await releaseAndNotifyScript(this.#redis)(key, token, `${key}:released`)
+              : await releaseScript(this.#redis)(key, token)) === 1;
           if (!ok) lost();
           return ok;
         })();

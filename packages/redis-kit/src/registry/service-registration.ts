@@ -108,3 +108,16 @@ export class ServiceRegistration {
     return result;
   }
 }
+
+/**
+ * A function that registers this instance once its port is known and resolves with the
+ * started registration — the shape `bootService`'s `register` takes, so services wire
+ * the registry in one line.
+ */
+export const registrar =
+  (redis: RedisClient, instance: Omit<InstanceRecord, 'port' | 'startedAt'>, options: RegistrationOptions = {}) =>
+  async (port: number): Promise<ServiceRegistration> => {
+    const registration = new ServiceRegistration(redis, { ...instance, port, startedAt: new Date().toISOString() }, options);
+    await registration.start();
+    return registration;
+  };

@@ -9,10 +9,17 @@ export class CatalogService {
     private readonly products: ProductStore,
     private readonly cache: TwoTierCache<Product>,
     private readonly events: EventBus,
+    /** false: read Postgres every time (only to measure what the cache is worth). */
+    private readonly cacheReads = true,
   ) {}
 
   /** One product through L1 → Redis → Postgres; says which tier answered. */
   async getProduct(id: string): Promise<{ product: Product; tier: CacheTier }> {
+    if (!this.cacheReads) {
+      const product = await this.products.get(id);
+      if (!product) throw new NotFoundError(`Product ${id}`);
+      return { product, tier: 'miss' };
+    }
     const { value, tier } = await this.cache.getOrLoad(id, async () => {
       const product = await this.products.get(id);
       return product ? { value: product, version: product.version } : null;

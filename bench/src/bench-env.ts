@@ -1,0 +1,68 @@
+import { fileURLToPath } from 'node:url';
+import {
+  createTestDatabase,
+  freePort,
+  type PostgresServer,
+  type RedisProcess,
+  type ServiceProcess,
+  startEmbeddedPostgres,
+  startRedisServer,
+  startServiceProcess,
+} from '@storefront/testing';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+
+/** A result row of the report. */
+export interface Row {
+  name: string;
+  measured: string;
+  ceiling: string;
+  /** measured / ceiling (higher is better unless `lowerIsBetter`). */
+  ratio: number | null;
+  goal: string;
+  met: boolean | null;
+  /** A correctness check inside the benchmark; a false here fails the run. */
+  correct: boolean;
+  note?: string;
+}
+
+/** The servers every benchmark shares: a private Redis and an embedded Postgres. */
+export const startBenchEnv = async () => {
+  const redis: RedisProcess = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
+  const postgres: PostgresServer = await startEmbeddedPostgres();
+  const processes: ServiceProcess[] = [];
+  return {
+    redis,
+    postgres,
+    database: (label: string) => createTestDatabase(postgres.url, label),
+    /** Start a built service on a free port, logging at warn (readiness from /health/live). */
+    async service(name: 'catalog' | 'order' | 'notifier', env: Record<string, string>): Promise<ServiceProcess> {
+      const port = await freePort();
+      const proc = await startServiceProcess({
+        entry: `${root}services/${name}/dist/main.js`,
+        env: { PORT: String(port), REDIS_URL: redis.url, ADMIN_TOKEN, LOG_LEVEL: 'warn', REGISTRY_TTL_MS: '3000', ...env },
+        readyPath: '/health/ready',
+      });
+      processes.push(proc);
+      return proc;
+    },
+    async stop() {
+      await Promise.all(processes.map((p) => p.stop('SIGTERM').catch(() => {})));
+      await redis.stop();
+      await postgres.stop();
+    },
+  };
+};
+export type BenchEnv = Awaited<ReturnType<typeof startBenchEnv>>;
+
+/** Settings for a full or a quick (smoke) run. */
+export interface Budget {
+  quick: boolean;
+  rounds: number;
+  /** Seconds per HTTP load run. */
+  httpSeconds: number;
+  /** Milliseconds per in-process loop. */
+  loopMs: number;
+  log: (line: string) => void;
+}

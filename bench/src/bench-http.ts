@@ -1,0 +1,231 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort, stopChild, track, waitFor } from '@storefront/testing';
+import pg from 'pg';
+import { ADMIN_TOKEN, type BenchEnv, type Budget, type Row } from './bench-env.js';
+import { type LoadResult, load } from './load.js';
+import { median } from './stats.js';
+
+const bareServer = fileURLToPath(new URL('./bare-server.js', import.meta.url));
+
+const startBare = async (body: string) => {
+  const port = await freePort();
+  const child = track(spawn(process.execPath, [bareServer, String(port), body], { stdio: 'ignore' }));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/health/live`)).ok, { description: 'bare server' });
+  return { url, stop: () => stopChild(child) };
+};
+
+const summarize = (runs: LoadResult[]) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p99: median(runs.map((r) => r.p99)),
+  p50: median(runs.map((r) => r.p50)),
+});
+const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
+
+/**
+ * Product reads: catalog serving from L1, from Redis (L1 off), and from Postgres (cache
+ * off), each against a bare Express app returning the same JSON. Targets are driven in
+ * turn (bare, L1, L2, off, bare, …), rounds × each, after a warm-up; medians reported.
+ */
+export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
+  const db = await env.database('bench_catalog');
+  const l1 = await env.service('catalog', { DATABASE_URL: db.url, CACHE_TTL_MS: '600000', CACHE_L1_TTL_MS: '600000' });
+  const l2 = await env.service('catalog', { DATABASE_URL: db.url, CACHE_TTL_MS: '600000', CACHE_L1_TTL_MS: '0' });
+  const off = await env.service('catalog', { DATABASE_URL: db.url, CATALOG_CACHE: 'off' });
+  const create = await fetch(`${l1.baseUrl}/products`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({
+      id: 'bench-product',
+      name: 'Bench product',
+      description: 'x'.repeat(200),
+      priceCents: 1999,
+      stock: 10,
+    }),
+  });
+  if (create.status !== 201) throw new Error(`seed: ${create.status}`);
+  const body = await (await fetch(`${l1.baseUrl}/products/bench-product`)).text();
+  const bare = await startBare(body);
+  const targets = { bare: bare.url, l1: l1.baseUrl, l2: l2.baseUrl, off: off.baseUrl } as const;
+  const runs: Record<keyof typeof targets, LoadResult[]> = { bare: [], l1: [], l2: [], off: [] };
+  const connections = 32;
+  for (const url of Object.values(targets)) {
+    await load({ url: `${url}/products/bench-product`, connections, durationSeconds: 1 }); // warm-up
+  }
+  for (let round = 0; round < budget.rounds; round++) {
+    for (const [name, url] of Object.entries(targets) as [keyof typeof targets, string][]) {
+      const result = await load({ url: `${url}/products/bench-product`, connections, durationSeconds: budget.httpSeconds });
+      runs[name].push(result);
+      budget.log(
+        `  reads round ${round + 1}/${budget.rounds} ${name.padEnd(4)} ${Math.round(result.rps)} req/s p99 ${result.p99} ms`,
+      );
+    }
+  }
+  await bare.stop();
+  // Deregister (SIGTERM) so the order benchmark's discovery finds only its own catalogs.
+  await Promise.all([l1, l2, off].map((p) => p.stop('SIGTERM')));
+  const [b, a1, a2, o] = [summarize(runs.bare), summarize(runs.l1), summarize(runs.l2), summarize(runs.off)];
+  const errors = Object.values(runs)
+    .flat()
+    .reduce((n, r) => n + r.errors + (r.statusCounts['200'] === r.total ? 0 : 1), 0);
+  const rL1 = ratio(a1.rps, b.rps);
+  const pL1 = ratio(a1.p99, b.p99);
+  const rL2 = ratio(a2.rps, b.rps);
+  return [
+    {
+      name: 'GET /products/:id from L1',
+      measured: `${Math.round(a1.rps)} req/s, p99 ${a1.p99} ms`,
+      ceiling: `bare Express ${Math.round(b.rps)} req/s, p99 ${b.p99} ms`,
+      ratio: rL1,
+      goal: '>= 0.90x req/s, p99 <= 1.25x',
+      met: rL1 !== null && pL1 !== null && rL1 >= 0.9 && pL1 <= 1.25,
+      correct: errors === 0,
+      note: `p99 ratio ${pL1?.toFixed(2)}`,
+    },
+    {
+      name: 'GET /products/:id from Redis (L1 off)',
+      measured: `${Math.round(a2.rps)} req/s, p99 ${a2.p99} ms`,
+      ceiling: `bare Express ${Math.round(b.rps)} req/s`,
+      ratio: rL2,
+      goal: '>= 0.80x req/s',
+      met: rL2 !== null && rL2 >= 0.8,
+      correct: errors === 0,
+    },
+    {
+      name: 'GET /products/:id, cache off (Postgres)',
+      measured: `${Math.round(o.rps)} req/s, p99 ${o.p99} ms`,
+      ceiling: `L1 path ${Math.round(a1.rps)} req/s`,
+      ratio: ratio(o.rps, a1.rps),
+      goal: 'shows the cache’s gain',
+      met: o.rps < a1.rps,
+      correct: errors === 0,
+      note: `the L1 cache serves ${(a1.rps / o.rps).toFixed(1)}x the Postgres path`,
+    },
+  ];
+};
+
+/**
+ * The whole order flow (validate, idempotency, rate limit, price through the registry,
+ * reserve under locks, order + outbox) on 2 order + 2 catalog instances, load split over
+ * both order instances, against the bare Express ceiling: once with every order on one
+ * hot product (its lock serialises them), once spread over 50 products. Checks, once
+ * requests still in flight have settled: stock taken = orders stored (no oversell, no
+ * lost reservation), and stock never below zero.
+ */
+export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
+  const [catalogDb, orderDb] = [await env.database('bench_orders_catalog'), await env.database('bench_orders')];
+  const catalogs = [
+    await env.service('catalog', { DATABASE_URL: catalogDb.url }),
+    await env.service('catalog', { DATABASE_URL: catalogDb.url }),
+  ];
+  const orderEnv = { DATABASE_URL: orderDb.url, ORDER_RATE_LIMIT_PER_MINUTE: '100000000', DISCOVERY_REFRESH_MS: '200' };
+  const orders = [await env.service('order', orderEnv), await env.service('order', orderEnv)];
+  const stock = 1_000_000;
+  const products = ['hot', ...Array.from({ length: 50 }, (_, i) => `p${i}`)];
+  for (const id of products) {
+    const seed = await fetch(`${catalogs[0]!.baseUrl}/products`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ id, name: `Bench ${id}`, priceCents: 500, stock }),
+    });
+    if (seed.status !== 201) throw new Error(`seed: ${seed.status}`);
+  }
+  const bare = await startBare('{"ok":true}');
+  const rows: Row[] = [];
+  for (const [label, productIds] of [
+    ['one hot product', ['hot']],
+    ['spread over 50 products', products.slice(1)],
+  ] as const) {
+    const flow: LoadResult[] = [];
+    const ceiling: LoadResult[] = [];
+    for (let round = 0; round < budget.rounds; round++) {
+      ceiling.push(
+        await load({
+          url: `${bare.url}/orders`,
+          connections: 32,
+          durationSeconds: budget.httpSeconds,
+          mode: 'orders',
+          productIds: ['x'],
+        }),
+      );
+      const halves = await Promise.all(
+        orders.map((o) =>
+          load({
+            url: o.baseUrl,
+            connections: 16,
+            durationSeconds: budget.httpSeconds,
+            mode: 'orders',
+            productIds: [...productIds],
+          }),
+        ),
+      );
+      const made = halves.reduce((n, h) => n + (h.statusCounts['201'] ?? 0), 0);
+      flow.push({
+        ...halves[0]!,
+        rps: made / budget.httpSeconds,
+        p50: Math.max(...halves.map((h) => h.p50)),
+        p99: Math.max(...halves.map((h) => h.p99)),
+      });
+      budget.log(
+        `  orders (${label}) round ${round + 1}/${budget.rounds}: ${Math.round(made / budget.httpSeconds)} orders/s (ceiling ${Math.round(ceiling.at(-1)!.rps)} req/s)`,
+      );
+    }
+    const f = summarize(flow);
+    const c = summarize(ceiling);
+    rows.push({
+      name: `POST /orders, 2 order + 2 catalog, ${label}`,
+      measured: `${Math.round(f.rps)} orders/s, p50 ${f.p50} ms, p99 ${f.p99} ms`,
+      ceiling: `bare Express ${Math.round(c.rps)} req/s`,
+      ratio: ratio(f.rps, c.rps),
+      goal: 'orders/s and p50/p99; zero oversell',
+      met: null,
+      correct: true,
+    });
+  }
+  await bare.stop();
+  const check = await stockMatchesOrders(catalogDb.url, orderDb.url, stock);
+  for (const row of rows) {
+    row.correct = check.ok;
+    row.note = check.detail;
+  }
+  return rows;
+};
+
+/** Once in-flight requests settle: every unit of stock taken belongs to a stored order, and no stock is negative. */
+const stockMatchesOrders = async (catalogUrl: string, orderUrl: string, initial: number) => {
+  const [catalogDb, orderDb] = [new pg.Client({ connectionString: catalogUrl }), new pg.Client({ connectionString: orderUrl })];
+  await Promise.all([catalogDb.connect(), orderDb.connect()]);
+  try {
+    const read = async () => {
+      const stock = await catalogDb.query<{ taken: string; negative: string }>(
+        'SELECT sum($1 - stock)::text AS taken, count(*) FILTER (WHERE stock < 0)::text AS negative FROM products',
+        [initial],
+      );
+      const stored = await orderDb.query<{ n: string }>(
+        "SELECT coalesce(sum((i->>'quantity')::int), 0)::text AS n FROM orders, jsonb_array_elements(items) i",
+      );
+      return {
+        taken: Number(stock.rows[0]?.taken),
+        negative: Number(stock.rows[0]?.negative),
+        stored: Number(stored.rows[0]?.n),
+      };
+    };
+    let last = await read();
+    await waitFor(
+      async () => {
+        const now = await read();
+        const settled = now.taken === last.taken && now.stored === last.stored;
+        last = now;
+        return settled && now.taken === now.stored;
+      },
+      { timeoutMs: 15_000, intervalMs: 500, description: 'stock and orders to settle' },
+    ).catch(() => undefined);
+    return {
+      ok: last.taken === last.stored && last.negative === 0,
+      detail: `stock taken ${last.taken} = units in stored orders ${last.stored}; products below zero: ${last.negative}`,
+    };
+  } finally {
+    await Promise.all([catalogDb.end(), orderDb.end()]);
+  }
+};

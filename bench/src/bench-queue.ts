@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { BULLMQ_PREFIX, jobIds, NOTIFICATION_JOB_OPTIONS, type NotificationJob, newEvent, queues } from '@storefront/contracts';
+import { createRedis } from '@storefront/redis-kit';
+import { lineReader, stopChild, track } from '@storefront/testing';
+import { Queue, QueueEvents } from 'bullmq';
+import type { BenchEnv, Budget, Row } from './bench-env.js';
+import { median, percentile } from './stats.js';
+
+const noopWorker = fileURLToPath(new URL('./noop-worker.js', import.meta.url));
+
+const job = (): NotificationJob => {
+  const cause = randomUUID();
+  return newEvent('notification.requested', {
+    customerId: 'bench-customer',
+    orderId: randomUUID(),
+    productId: null,
+    causeEventId: cause,
+    kind: 'order.placed',
+    message: 'bench',
+  });
+};
+
+/**
+ * The notifier with its real work (idempotency check + delivery record in Postgres)
+ * against a no-op BullMQ worker, both at concurrency 8 in their own process:
+ * throughput on a backlog, then add → completed latency at a paced 500 jobs/s.
+ */
+export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
+  const db = await env.database('bench_notifier');
+  await env.service('notifier', { DATABASE_URL: db.url, NOTIFY_RATE_PER_SECOND: '1000000', NOTIFY_CONCURRENCY: '8' });
+  const noop = track(
+    spawn(process.execPath, [noopWorker, env.redis.url, 'bench-noop', '8'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  await lineReader(noop.stdout!).nextJson();
+  const connection = createRedis({ url: env.redis.url }, { role: 'producer' });
+  const target = {
+    real: new Queue<NotificationJob>(queues.notifications, { connection, prefix: BULLMQ_PREFIX }),
+    noop: new Queue<NotificationJob>('bench-noop', { connection, prefix: BULLMQ_PREFIX }),
+  };
+  // BullMQ does not close connections it was handed: keep them to close at the end.
+  const eventConnections = [
+    createRedis({ url: env.redis.url }, { role: 'worker' }),
+    createRedis({ url: env.redis.url }, { role: 'worker' }),
+  ];
+  const events = {
+    real: new QueueEvents(queues.notifications, { connection: eventConnections[0]!, prefix: BULLMQ_PREFIX }),
+    noop: new QueueEvents('bench-noop', { connection: eventConnections[1]!, prefix: BULLMQ_PREFIX }),
+  };
+  await Promise.all(Object.values(events).map((e) => e.waitUntilReady()));
+  const completedAt = new Map<string, number>();
+  for (const e of Object.values(events)) e.on('completed', ({ jobId }) => completedAt.set(jobId, performance.now()));
+
+  const backlog = budget.quick ? 300 : 3000;
+  const throughput = { real: [] as number[], noop: [] as number[] };
+  for (let round = 0; round < budget.rounds; round++) {
+    for (const name of ['noop', 'real'] as const) {
+      const jobs = Array.from({ length: backlog }, () => job());
+      const ids = jobs.map((j) => jobIds.notification(j.data.causeEventId, j.data.customerId));
+      const started = performance.now();
+      await target[name].addBulk(
+        jobs.map((data, i) => ({ name: 'notify', data, opts: { ...NOTIFICATION_JOB_OPTIONS, jobId: ids[i] } })),
+      );
+      await waitAll(ids, completedAt, 60_000);
+      throughput[name].push(backlog / ((Math.max(...ids.map((id) => completedAt.get(id)!)) - started) / 1000));
+      budget.log(`  queue round ${round + 1}/${budget.rounds} ${name.padEnd(4)} ${Math.round(throughput[name].at(-1)!)} jobs/s`);
+    }
+  }
+
+  // Latency at a paced 500 jobs/s.
+  const latency = { real: [] as number[], noop: [] as number[] };
+  const pacedSeconds = budget.quick ? 1 : 3;
+  for (const name of ['noop', 'real'] as const) {
+    const addedAt = new Map<string, number>();
+    const ids: string[] = [];
+    for (let tick = 0; tick < pacedSeconds * 50; tick++) {
+      const batch = Array.from({ length: 10 }, () => job());
+      const start = performance.now();
+      for (const data of batch) {
+        const id = jobIds.notification(data.data.causeEventId, data.data.customerId);
+        ids.push(id);
+        addedAt.set(id, performance.now());
+        void target[name].add('notify', data, { ...NOTIFICATION_JOB_OPTIONS, jobId: id });
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, 20 - (performance.now() - start))));
+    }
+    await waitAll(ids, completedAt, 60_000);
+    latency[name] = ids.map((id) => completedAt.get(id)! - addedAt.get(id)!);
+  }
+  const rows: Row[] = [];
+  const [tReal, tNoop] = [median(throughput.real), median(throughput.noop)];
+  const [pReal, pNoop] = [percentile(latency.real, 99), percentile(latency.noop, 99)];
+  rows.push(
+    {
+      name: 'notifier worker, real work (idempotency + delivery record)',
+      measured: `${Math.round(tReal)} jobs/s`,
+      ceiling: `no-op BullMQ worker ${Math.round(tNoop)} jobs/s`,
+      ratio: tReal / tNoop,
+      goal: '>= 0.75x jobs/s',
+      met: tReal / tNoop >= 0.75,
+      correct: true,
+    },
+    {
+      name: 'notifier add → completed p99 at 500 jobs/s',
+      measured: `p99 ${pReal.toFixed(1)} ms (p50 ${percentile(latency.real, 50).toFixed(1)} ms)`,
+      ceiling: `no-op worker p99 ${pNoop.toFixed(1)} ms`,
+      ratio: pReal / pNoop,
+      goal: 'p99 <= 2x',
+      met: pReal <= 2 * pNoop,
+      correct: true,
+    },
+  );
+  await Promise.all([...Object.values(target).map((q) => q.close()), ...Object.values(events).map((e) => e.close())]);
+  connection.disconnect();
+  for (const c of eventConnections) c.disconnect();
+  await stopChild(noop);
+  return rows;
+};
+
+const waitAll = async (ids: string[], completedAt: Map<string, number>, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!ids.every((id) => completedAt.has(id))) {
+    if (Date.now() > deadline) throw new Error(`${ids.filter((id) => !completedAt.has(id)).length} jobs did not complete`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};

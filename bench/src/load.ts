@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const worker = fileURLToPath(new URL('./load-worker.js', import.meta.url));
+
+/** What one load run measured. */
+export interface LoadResult {
+  rps: number;
+  total: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  timeouts: number;
+  statusCounts: Record<string, number>;
+}
+
+/** Drive `url` with autocannon from a separate process (loopback only). */
+export const load = async (options: {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  mode?: 'get' | 'orders';
+  productIds?: string[];
+}): Promise<LoadResult> => {
+  if (!/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(options.url))
+    throw new Error(`refusing a non-loopback target: ${options.url}`);
+  const { stdout } = await run(process.execPath, [worker, JSON.stringify(options)], {
+    timeout: (options.durationSeconds + 30) * 1000,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+};
