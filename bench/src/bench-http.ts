@@ -7,10 +7,11 @@ import { type LoadResult, load } from './load.js';
 import { median } from './stats.js';
 
 const bareServer = fileURLToPath(new URL('./bare-server.js', import.meta.url));
+const stackServer = fileURLToPath(new URL('./stack-server.js', import.meta.url));
 
-const startBare = async (body: string) => {
+const startBare = async (body: string, script = bareServer) => {
   const port = await freePort();
-  const child = track(spawn(process.execPath, [bareServer, String(port), body], { stdio: 'ignore' }));
+  const child = track(spawn(process.execPath, [script, String(port), body], { stdio: 'ignore' }));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/health/live`)).ok, { description: 'bare server' });
   return { url, stop: () => stopChild(child) };
@@ -47,8 +48,9 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
   if (create.status !== 201) throw new Error(`seed: ${create.status}`);
   const body = await (await fetch(`${l1.baseUrl}/products/bench-product`)).text();
   const bare = await startBare(body);
-  const targets = { bare: bare.url, l1: l1.baseUrl, l2: l2.baseUrl, off: off.baseUrl } as const;
-  const runs: Record<keyof typeof targets, LoadResult[]> = { bare: [], l1: [], l2: [], off: [] };
+  const stack = await startBare(body, stackServer);
+  const targets = { bare: bare.url, stack: stack.url, l1: l1.baseUrl, l2: l2.baseUrl, off: off.baseUrl } as const;
+  const runs: Record<keyof typeof targets, LoadResult[]> = { bare: [], stack: [], l1: [], l2: [], off: [] };
   const connections = 32;
   for (const url of Object.values(targets)) {
     await load({ url: `${url}/products/bench-product`, connections, durationSeconds: 1 }); // warm-up
@@ -62,10 +64,16 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
       );
     }
   }
-  await bare.stop();
+  await Promise.all([bare.stop(), stack.stop()]);
   // Deregister (SIGTERM) so the order benchmark's discovery finds only its own catalogs.
   await Promise.all([l1, l2, off].map((p) => p.stop('SIGTERM')));
-  const [b, a1, a2, o] = [summarize(runs.bare), summarize(runs.l1), summarize(runs.l2), summarize(runs.off)];
+  const [b, st, a1, a2, o] = [
+    summarize(runs.bare),
+    summarize(runs.stack),
+    summarize(runs.l1),
+    summarize(runs.l2),
+    summarize(runs.off),
+  ];
   const errors = Object.values(runs)
     .flat()
     .reduce((n, r) => n + r.errors + (r.statusCounts['200'] === r.total ? 0 : 1), 0);
@@ -82,6 +90,15 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
       met: rL1 !== null && pL1 !== null && rL1 >= 0.9 && pL1 <= 1.25,
       correct: errors === 0,
       note: `p99 ratio ${pL1?.toFixed(2)}`,
+    },
+    {
+      name: 'GET /products/:id from L1, against the same HTTP stack',
+      measured: `${Math.round(a1.rps)} req/s, p99 ${a1.p99} ms`,
+      ceiling: `service-kit stack, constant JSON ${Math.round(st.rps)} req/s, p99 ${st.p99} ms (bare ${(st.rps / b.rps).toFixed(2)}x)`,
+      ratio: ratio(a1.rps, st.rps),
+      goal: 'separates the cache path from the middleware cost',
+      met: null,
+      correct: errors === 0,
     },
     {
       name: 'GET /products/:id from Redis (L1 off)',

