@@ -159,6 +159,17 @@ describe('reservations', () => {
     expect([await stockOf(p1), await stockOf(p2)]).toEqual([5, 5]);
   });
 
+  it('refuses a reservation that arrives after its order was released (no orphaned stock)', async () => {
+    const id = await createProduct(5);
+    const orderId = randomUUID();
+    expect((await request(a).delete(`/reservations/${orderId}`)).status).toBe(204);
+    const late = await request(b)
+      .post('/reservations')
+      .send({ orderId, items: [{ productId: id, quantity: 2 }] });
+    expect(late.status).toBe(409);
+    expect(await stockOf(id)).toBe(5);
+  });
+
   it('is all-or-nothing and names the short item', async () => {
     const [plenty, scarce] = [await createProduct(10), await createProduct(1)];
     const res = await request(a)

@@ -83,8 +83,18 @@ export class StockService {
     return result;
   }
 
-  /** Give a reservation's stock back. Idempotent: releasing twice, or an unknown order, changes nothing. */
+  /**
+   * Give a reservation's stock back. Idempotent. Releasing an order catalog has not seen
+   * records a `released` tombstone, so a reservation for it that arrives later (order gave
+   * up waiting, its request was still queued here) is refused instead of taking stock
+   * that no order will ever own.
+   */
   async release(orderId: string): Promise<ReservationResult | undefined> {
+    const tomb = await this.db.query(
+      "INSERT INTO reservations (order_id, status, items) VALUES ($1, 'released', '[]') ON CONFLICT (order_id) DO NOTHING",
+      [orderId],
+    );
+    if (tomb.rowCount === 1) return { orderId, status: 'released' };
     const existing = await this.#findRow(orderId);
     if (existing?.status !== 'reserved') return existing && toResult(existing);
     const lockKeys = existing.items.map((i) => keys.catalog.stockLock(i.productId));

@@ -12,8 +12,14 @@ export interface ReservedItem {
 
 /** Options for {@link CatalogClient}. */
 export interface CatalogClientOptions {
-  /** Per-request timeout. Default 2 000 ms. */
+  /** Per-request timeout for reads. Default 2 000 ms. */
   timeoutMs?: number;
+  /**
+   * Timeout for a reservation: longer than catalog's stock-lock acquire timeout (10 s),
+   * so catalog gives a definite answer rather than order giving up on a request that may
+   * still succeed. Default 15 000 ms.
+   */
+  reserveTimeoutMs?: number;
   /** Breaker stays open this long. Default 5 000 ms. */
   resetTimeoutMs?: number;
   registry: Registry;
@@ -26,6 +32,7 @@ export interface CatalogClientOptions {
  */
 export class CatalogClient {
   readonly #call: (method: string, path: string, body?: unknown) => Promise<unknown>;
+  readonly #reserveCall: (method: string, path: string, body?: unknown) => Promise<unknown>;
   readonly #priceSource: Counter<'source'>;
 
   constructor(
@@ -40,6 +47,16 @@ export class CatalogClient {
       timeoutMs: timeoutMs * 2 + 500,
       resetTimeoutMs: options.resetTimeoutMs ?? 5_000,
     }).call;
+    const reserveTimeoutMs = options.reserveTimeoutMs ?? 15_000;
+    this.#reserveCall = createBreaker(
+      (method: string, path: string, body?: unknown) => this.#request(method, path, body, reserveTimeoutMs),
+      {
+        name: 'catalog-reservations',
+        registry: options.registry,
+        timeoutMs: reserveTimeoutMs + 1_000,
+        resetTimeoutMs: options.resetTimeoutMs ?? 5_000,
+      },
+    ).call;
     this.#priceSource = new Counter({
       name: 'order_price_source_total',
       help: 'Where item prices came from: catalog, or the shared cache while catalog was unreachable',
@@ -67,7 +84,7 @@ export class CatalogClient {
   /** Reserve stock for an order: the reserved lines, or `{ shortProductId }` when stock is insufficient. */
   async reserve(orderId: string, items: OrderItemInput[]): Promise<{ items: ReservedItem[] } | { shortProductId: string }> {
     try {
-      return (await this.#call('POST', '/reservations', { orderId, items })) as { items: ReservedItem[] };
+      return (await this.#reserveCall('POST', '/reservations', { orderId, items })) as { items: ReservedItem[] };
     } catch (error) {
       if (error instanceof ConflictError && error.code === 'insufficient_stock') {
         return { shortProductId: String(error.extensions.productId) };
@@ -78,7 +95,7 @@ export class CatalogClient {
 
   /** Release an order's reservation (idempotent on catalog's side). */
   async release(orderId: string): Promise<void> {
-    await this.#call('DELETE', `/reservations/${orderId}`);
+    await this.#reserveCall('DELETE', `/reservations/${orderId}`);
   }
 
   async #request(method: string, path: string, body: unknown, timeoutMs: number): Promise<unknown> {
@@ -101,6 +118,9 @@ export class CatalogClient {
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
+        // A timeout is not a refusal: the request may still complete there, so do not send it
+        // to another instance as well; the caller decides (order releases the orderId).
+        if ((error as Error).name === 'TimeoutError') throw new DependencyUnavailableError('catalog', { cause: error });
         this.discovery.reportFailure(instance.instanceId);
         lastError = error;
         continue;

@@ -39,7 +39,16 @@ export class OrderService {
       }),
     );
     const orderId = randomUUID();
-    const reservation = await this.catalog.reserve(orderId, request.items);
+    let reservation: Awaited<ReturnType<CatalogClient['reserve']>>;
+    try {
+      reservation = await this.catalog.reserve(orderId, request.items);
+    } catch (error) {
+      // The outcome is unknown (timeout, catalog gone mid-request): release the orderId.
+      // Catalog keeps a tombstone for an unknown orderId, so a reservation still queued
+      // there is refused when it runs, instead of taking stock no order owns.
+      await this.catalog.release(orderId).catch(() => {});
+      throw error;
+    }
     if ('shortProductId' in reservation) {
       const conflict = new ConflictError(`Not enough stock for ${reservation.shortProductId}`, 'insufficient_stock', {
         extensions: { productId: reservation.shortProductId },
