@@ -10,7 +10,7 @@ const OrderEnv = baseEnv.extend({
   ORDER_PAYMENT_TIMEOUT: envFields.duration.default(15 * 60_000),
   /** Orders one customer may place per minute (across all instances). Default 60. */
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(60),
-  /** Timeout of one call to catalog. Default 2s. */
+  /** Timeout of one read from catalog (prices). Reservations wait up to 15 s. Default 2s. */
   CATALOG_TIMEOUT: envFields.duration.default(2_000),
   /** Registry record TTL. Default 5 000 ms. */
   REGISTRY_TTL_MS: z.coerce.number().int().min(300).default(5000),
