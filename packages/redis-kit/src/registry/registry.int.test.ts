@@ -76,9 +76,14 @@ describe('ServiceRegistration + Discovery', () => {
       const killedAt = Date.now();
       child.kill('SIGKILL');
       await once(child, 'exit');
-      await waitFor(() => discovery.instances().length === 0, { timeoutMs: 5000, description: 'member to expire' });
-      // Its last heartbeat was at most ttl/3 before the kill, so it must be gone by kill + ttl.
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(ttlMs + 50);
+      await waitFor(() => discovery.instances().length === 0, {
+        timeoutMs: 5000,
+        intervalMs: 10,
+        description: 'member to expire',
+      });
+      // Its last heartbeat was before the kill, so it must be gone by kill + ttl; the slack
+      // covers this test's 10 ms sampling and a loaded machine's scheduling, not the registry.
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(ttlMs + 100);
     } finally {
       await discovery.stop();
     }
