@@ -31,12 +31,6 @@ export const keys = {
     /** rate-limiter-flexible key prefix for the per-customer order limit. */
     rateLimitPrefix: 'order:ratelimit',
   },
-  notifier: {
-    /** Marker that a notification for an event was delivered (the idempotent sink). */
-    delivered: (eventId: string) => `notifier:delivered:${eventId}`,
-  },
-  /** Atomic counters the demo dashboard shows: `stats:<service>:<name>`. */
-  stat: (service: ServiceName | string, name: string) => `stats:${service}:${name}`,
 } as const;
 
 /**
@@ -64,9 +58,13 @@ export const channels = {
   event: (type: string) => `events:${type}`,
 } as const;
 
-/** Redis Streams (durable event log with consumer groups). */
+/**
+ * Redis Streams for redis-kit's EventStream (durable log, consumer groups). Storefront's
+ * services send order events through the outbox and BullMQ instead; these names are
+ * the place to start if a consumer wants the log (docs/patterns/events.md).
+ */
 export const streams = {
-  /** Order lifecycle events, consumed by notifier through a consumer group. */
+  /** Order lifecycle events. */
   orderEvents: 'events:{orders}',
   /** Where messages go after too many failed deliveries; same slot as the stream. */
   orderEventsDead: 'events:{orders}:dead',

@@ -17,6 +17,7 @@ import {
   startPostgres,
   startRedisServer,
   type TestDatabase,
+  waitFor,
 } from '@storefront/testing';
 import { parsePorts, portFree } from './ports.js';
 import { PRODUCTS, type ScenarioContext, type StepResult, seed, steps } from './scenario.js';
@@ -177,7 +178,11 @@ const main = async () => {
     process.once(signal, () => void stopEverything().then(() => process.exit(0)));
   }
 
-  await until(() => ['catalog', 'order', 'notifier'].every((s) => state.instances(s).length >= (s === 'notifier' ? 1 : 2)));
+  await waitFor(() => ['catalog', 'order', 'notifier'].every((s) => state.instances(s).length >= (s === 'notifier' ? 1 : 2)), {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    description: 'every instance to register',
+  });
   say(`▶ all instances registered; dashboard at http://127.0.0.1:${dashboardPort}`);
   await seed(ctx);
   say(`▶ seeded ${PRODUCTS.length} products`);
@@ -206,14 +211,6 @@ const main = async () => {
   }
   await stopEverything();
   process.exitCode = ok ? 0 : 1;
-};
-
-const until = async (probe: () => boolean, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error('instances did not all register in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 };
 
 const printSummary = (results: StepResult[], seconds: number) => {

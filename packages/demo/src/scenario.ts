@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { call, until } from './http.js';
+import { waitFor } from '@storefront/testing';
+import { call } from './http.js';
 import type { Supervisor } from './supervisor.js';
+
+/** Poll `probe` until it returns a value (the harness's waitFor), naming what was awaited. */
+const until = <T>(description: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000) =>
+  waitFor(probe, { description, timeoutMs, intervalMs: 100 });
 
 /** What one step showed. */
 export interface StepResult {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError } from './config.js';
+import { createPool, type Migration, migrate } from './database.js';
 import { Health } from './health.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
@@ -35,6 +37,11 @@ export interface ServiceContext<C> {
    * shutdown phase.
    */
   register(register: (port: number) => Promise<Registration>): void;
+  /**
+   * Open the service's Postgres pool and bring its schema up to date; adds the `database`
+   * readiness check and closes the pool in the `database` shutdown phase.
+   */
+  openDatabase(url: string, migrations: readonly Migration[]): Promise<pg.Pool>;
 }
 
 /** What {@link ServiceContext.register} needs of a registration (redis-kit's ServiceRegistration fits). */
@@ -94,6 +101,13 @@ export const bootService = async <C extends BootConfig>(options: BootOptions<C>)
         registration = await register(port);
         shutdown.add('registry', 'deregister', () => registration?.stop());
       });
+    },
+    openDatabase: async (url, migrations) => {
+      const db = createPool(url);
+      shutdown.add('database', 'close pool', () => db.end());
+      health.addCheck('database', () => db.query('SELECT 1'));
+      await migrate(db, migrations);
+      return db;
     },
   };
   exitOnSignals(shutdown, logger, config.SHUTDOWN_TIMEOUT_MS);

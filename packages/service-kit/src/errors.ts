@@ -49,10 +49,10 @@ export class NotFoundError extends AppError {
   }
 }
 
-/** 409 (or another code with a conflict meaning, e.g. `insufficient_stock`). */
+/** 409, with a code saying which conflict (`conflict`, `insufficient_stock`, `request_in_flight`). */
 export class ConflictError extends AppError {
   constructor(message: string, code: ErrorCode = 'conflict', options?: AppErrorOptions) {
-    super(code === 'idempotency_key_reused' ? 422 : 409, code, message, options);
+    super(409, code, message, options);
   }
 }
 

@@ -26,14 +26,19 @@ export class Health {
   async readiness(timeoutMs = 1000): Promise<{ ready: boolean; checks: Record<string, string> }> {
     const entries = await Promise.all(
       [...this.#checks].map(async ([name, check]) => {
+        let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([
             check(),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), timeoutMs).unref()),
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new Error('timed out')), timeoutMs);
+            }),
           ]);
           return [name, 'ok'] as const;
         } catch (error) {
           return [name, error instanceof Error ? error.message : String(error)] as const;
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

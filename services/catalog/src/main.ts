@@ -8,7 +8,7 @@ import {
   TwoTierCache,
   toRedisConfig,
 } from '@storefront/redis-kit';
-import { bootService, createPool, migrate, redisSettings } from '@storefront/service-kit';
+import { bootService, redisSettings } from '@storefront/service-kit';
 import { createApp } from './app.js';
 import { loadCatalogConfig } from './config.js';
 import { migrations } from './db/migrations.js';
@@ -19,7 +19,7 @@ import { StockService } from './domain/stock-service.js';
 await bootService({
   service: 'catalog',
   loadConfig: loadCatalogConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown, register }) => {
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, register, openDatabase }) => {
     const onError = (err: Error, connection: string) => logger.warn({ err, connection }, 'redis connection error');
     const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, onError);
     const cacheRedis = new RedisConnections(toRedisConfig(redisSettings(config, 'cache')), `${instanceId}:cache`, onError);
@@ -27,9 +27,7 @@ await bootService({
     const redis = coordination.open('command');
     await assertNoEviction(redis);
 
-    const db = createPool(config.DATABASE_URL);
-    shutdown.add('database', 'close pool', () => db.end());
-    await migrate(db, migrations);
+    const db = await openDatabase(config.DATABASE_URL, migrations);
 
     const registry = metrics.registry;
     const cache = new TwoTierCache<Product>(cacheRedis.open('command'), cacheRedis.open('subscriber'), {
@@ -65,7 +63,6 @@ await bootService({
       ),
     );
     health.addCheck('redis', () => redis.ping());
-    health.addCheck('database', () => db.query('SELECT 1'));
     return createApp({ logger, metrics, health, catalog, stock, adminToken: config.ADMIN_TOKEN, bodyLimit: config.BODY_LIMIT });
   },
 });

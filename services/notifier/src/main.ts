@@ -1,6 +1,6 @@
 import { BULLMQ_PREFIX, type NotificationJob, queues } from '@storefront/contracts';
 import { assertNoEviction, EventBus, RedisConnections, registrar, toRedisConfig } from '@storefront/redis-kit';
-import { bootService, createPool, migrate, redisSettings } from '@storefront/service-kit';
+import { bootService, redisSettings } from '@storefront/service-kit';
 import { Queue } from 'bullmq';
 import { createApp } from './app.js';
 import { loadNotifierConfig } from './config.js';
@@ -13,7 +13,7 @@ import { startNotificationWorker } from './jobs/notification-worker.js';
 await bootService({
   service: 'notifier',
   loadConfig: loadNotifierConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown, register }) => {
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, register, openDatabase }) => {
     const registry = metrics.registry;
     const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, (err, connection) =>
       logger.warn({ err, connection }, 'redis connection error'),
@@ -22,9 +22,7 @@ await bootService({
     const redis = coordination.open('command');
     await assertNoEviction(redis);
 
-    const db = createPool(config.DATABASE_URL);
-    shutdown.add('database', 'close pool', () => db.end());
-    await migrate(db, migrations);
+    const db = await openDatabase(config.DATABASE_URL, migrations);
 
     const queue = new Queue<NotificationJob>(queues.notifications, {
       connection: coordination.open('producer', 'queue'),
@@ -67,7 +65,6 @@ await bootService({
       ),
     );
     health.addCheck('redis', () => redis.ping());
-    health.addCheck('database', () => db.query('SELECT 1'));
     return createApp({ logger, metrics, health, delivery, watches, queue, bodyLimit: config.BODY_LIMIT });
   },
 });

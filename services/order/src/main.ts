@@ -9,7 +9,7 @@ import {
   registrar,
   toRedisConfig,
 } from '@storefront/redis-kit';
-import { bootService, createPool, migrate, redisSettings } from '@storefront/service-kit';
+import { bootService, redisSettings } from '@storefront/service-kit';
 import { Queue } from 'bullmq';
 import { createApp } from './app.js';
 import { loadOrderConfig } from './config.js';
@@ -24,7 +24,7 @@ import { OutboxRelay } from './jobs/outbox-relay.js';
 await bootService({
   service: 'order',
   loadConfig: loadOrderConfig,
-  start: async ({ config, instanceId, logger, metrics, health, shutdown, register }) => {
+  start: async ({ config, instanceId, logger, metrics, health, shutdown, register, openDatabase }) => {
     const registry = metrics.registry;
     const onError = (err: Error, connection: string) => logger.warn({ err, connection }, 'redis connection error');
     const coordination = new RedisConnections(toRedisConfig(redisSettings(config)), instanceId, onError);
@@ -33,9 +33,7 @@ await bootService({
     const redis = coordination.open('command');
     await assertNoEviction(redis);
 
-    const db = createPool(config.DATABASE_URL);
-    shutdown.add('database', 'close pool', () => db.end());
-    await migrate(db, migrations);
+    const db = await openDatabase(config.DATABASE_URL, migrations);
 
     const discovery = new Discovery(redis, coordination.open('subscriber', 'registry'), 'catalog', {
       refreshMs: config.DISCOVERY_REFRESH_MS,
@@ -77,7 +75,6 @@ await bootService({
       ),
     );
     health.addCheck('redis', () => redis.ping());
-    health.addCheck('database', () => db.query('SELECT 1'));
 
     return createApp({
       logger,

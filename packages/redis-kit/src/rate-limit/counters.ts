@@ -1,9 +1,8 @@
 import type { RedisClient } from '../connections/create-redis.js';
 
 /**
- * Atomic counters shared by every instance (INCRBY), for the figures the demo shows:
- * orders placed, notifications delivered, and so on. `key` maps a counter name to its
- * Redis key (contracts' `keys.stat`).
+ * Atomic counters shared by every instance (INCRBY). `key` maps a counter name to its
+ * Redis key; the ACL file reserves `stats:<service>:*` for them.
  */
 export class Counters {
   constructor(

@@ -52,7 +52,7 @@ export class StockService {
     if (existing) return existing;
     const lockKeys = items.map((i) => keys.catalog.stockLock(i.productId));
     const { result, changes } = await this.lock.withLocks(lockKeys, (leases) =>
-      this.#transaction(async (client) => {
+      withTransaction(this.db, async (client) => {
         const again = await this.#find(orderId, client);
         if (again) return { result: again, changes: [] };
         const sorted = [...items].sort((a, b) => a.productId.localeCompare(b.productId));
@@ -99,7 +99,7 @@ export class StockService {
     if (existing?.status !== 'reserved') return existing && toResult(existing);
     const lockKeys = existing.items.map((i) => keys.catalog.stockLock(i.productId));
     const { result, changes } = await this.lock.withLocks(lockKeys, (leases) =>
-      this.#transaction(async (client) => {
+      withTransaction(this.db, async (client) => {
         const row = await this.#findRow(orderId, client, true);
         if (row?.status !== 'reserved') return { result: row && toResult(row), changes: [] };
         const changes = await this.#apply(client, row.items, +1, leases);
@@ -115,7 +115,7 @@ export class StockService {
   async restock(productId: string, quantity: number): Promise<Product> {
     const key = keys.catalog.stockLock(productId);
     const changes = await this.lock.withLocks([key], (leases) =>
-      this.#transaction((client) => this.#apply(client, [{ productId, quantity }], +1, leases)),
+      withTransaction(this.db, (client) => this.#apply(client, [{ productId, quantity }], +1, leases)),
     );
     await this.#announce(changes, 'restocked');
     return changes[0]!.after;
@@ -159,9 +159,5 @@ export class StockService {
       [orderId],
     );
     return rows[0];
-  }
-
-  #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    return withTransaction(this.db, work);
   }
 }

@@ -129,8 +129,7 @@ export class CatalogClient {
       const payload = (await res.json().catch(() => ({}))) as Record<string, unknown>;
       if (res.ok) return payload;
       const detail = String(payload.detail ?? `catalog answered ${res.status}`);
-      if (res.status === 404)
-        throw new NotFoundError(String(payload.detail ?? 'Resource').replace(/ was not found$/, ''), { extensions: payload });
+      if (res.status === 404) throw new NotFoundError(`catalog ${method} ${path}`);
       if (res.status === 409) {
         throw new ConflictError(detail, payload.code === 'insufficient_stock' ? 'insufficient_stock' : 'conflict', {
           extensions: { productId: payload.productId },

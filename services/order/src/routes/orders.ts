@@ -38,7 +38,7 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
         orders.place(body),
       );
     } catch (error) {
-      if (error instanceof IdempotencyMismatchError) throw new ConflictError(error.message, 'idempotency_key_reused');
+      if (error instanceof IdempotencyMismatchError) throw new AppError(422, 'idempotency_key_reused', error.message);
       if (error instanceof IdempotencyInFlightError)
         throw new ConflictError(error.message, 'request_in_flight', { retryAfterSeconds: 1 });
       throw error;
