@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
-import { eventSchemas, keys, PlaceOrderRequest, StorefrontEvent, streams, UpdateProductRequest } from './index.js';
+import { eventSchemas, keys, PlaceOrderRequest, StorefrontEvent, UpdateProductRequest } from './index.js';
 
 const issuePaths = (r: { success: boolean; error?: { issues: { path: PropertyKey[] }[] } }) =>
   r.error?.issues.map((i) => i.path.join('.')) ?? [];
@@ -78,14 +78,6 @@ describe('events', () => {
 describe('keys', () => {
   it('puts a stock lock and its fencing counter on one Cluster slot', () => {
     expect(calculateSlot(keys.catalog.stockLock('sku-9'))).toBe(calculateSlot(`${keys.catalog.stockLock('sku-9')}:fence`));
-  });
-
-  it('puts a service registry index and its instances on one slot', () => {
-    expect(calculateSlot(keys.registry.index('catalog'))).toBe(calculateSlot(keys.registry.instance('catalog', 'abc')));
-  });
-
-  it('puts the order stream and its dead-letter stream on one slot', () => {
-    expect(calculateSlot(streams.orderEvents)).toBe(calculateSlot(streams.orderEventsDead));
   });
 
   it('spreads different products over different slots', () => {

@@ -1,8 +1,14 @@
-import type { ServiceName } from './service-names.js';
+/**
+ * Prefix of the service registry's keys and channel (redis-kit's `registryKeys`):
+ * `registry:{<service>}:instances`, `registry:{<service>}:instance:<id>`, `registry:changes`.
+ */
+export const REGISTRY_PREFIX = 'registry';
 
 /**
- * Every Redis key Storefront writes is built here, so the namespace is documented in
- * one place and ACL key patterns (infra/redis/users.acl) can be derived from it.
+ * The application's Redis keys are built here, so the namespace is documented in one
+ * place and ACL key patterns (infra/redis/users.acl) can be derived from it. redis-kit's
+ * patterns build their own keys from what the caller passes: under `REGISTRY_PREFIX`
+ * (registry), `<lock key>:fence` (lock), `<cache key>:loading` (cache).
  *
  * Shape: `<owner>:<entity>:<id>`. Keys that a single command or script touches together
  * share a Cluster slot through a hash tag (`{...}`): Redis hashes only the part inside
@@ -10,14 +16,8 @@ import type { ServiceName } from './service-names.js';
  * one node and one Lua script may use both.
  */
 export const keys = {
-  registry: {
-    /** Sorted set of instance ids of one service, scored by heartbeat expiry (ms epoch). */
-    index: (service: ServiceName | string) => `registry:{${service}}:instances`,
-    /** One instance's record (JSON, PX TTL renewed by heartbeat); same slot as its index. */
-    instance: (service: ServiceName | string, instanceId: string) => `registry:{${service}}:instance:${instanceId}`,
-  },
   catalog: {
-    /** L2 cache entry for a product (owned by catalog, read by order as a price fallback). */
+    /** L2 cache entry for a product (catalog's alone). */
     productCache: (productId: string) => `catalog:product:${productId}`,
     /**
      * Lock guarding one product's stock. redis-kit's lock keeps its fencing counter at
@@ -52,20 +52,6 @@ export type QueueName = (typeof queues)[keyof typeof queues];
 export const channels = {
   /** "drop your L1 copy of these keys" (cache invalidation). */
   cacheInvalidation: (namespace: string) => `cache:invalidate:${namespace}`,
-  /** Instance joined / left, so discovery hears changes at once. */
-  registryChanges: 'registry:changes',
   /** Live events by type, for watchers and the dashboard. */
   event: (type: string) => `events:${type}`,
-} as const;
-
-/**
- * Redis Streams for redis-kit's EventStream (durable log, consumer groups). Storefront's
- * services send order events through the outbox and BullMQ instead; these names are
- * the place to start if a consumer wants the log (docs/patterns/events.md).
- */
-export const streams = {
-  /** Order lifecycle events. */
-  orderEvents: 'events:{orders}',
-  /** Where messages go after too many failed deliveries; same slot as the stream. */
-  orderEventsDead: 'events:{orders}:dead',
 } as const;

@@ -52,3 +52,15 @@ export const ReservationRequest = z.strictObject({
   items: OrderItems,
 });
 export type ReservationRequest = z.infer<typeof ReservationRequest>;
+
+/**
+ * `POST /reservations` 201 body (catalog → order): every line reserved, at the price
+ * catalog read under the stock lock. Order parses it on receipt. The refusals are
+ * problem+json: 409 `insufficient_stock` and 404 `not_found`, both naming `productId`.
+ */
+export const ReservationResponse = z.object({
+  orderId: OrderId,
+  status: z.literal('reserved'),
+  items: z.array(OrderItem).min(1),
+});
+export type ReservationResponse = z.infer<typeof ReservationResponse>;

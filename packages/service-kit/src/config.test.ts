@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
-  const schema = baseEnv.extend({ ADMIN_TOKEN: z.string().min(16) });
+  const schema = baseEnv.extend({ ADMIN_TOKEN: z.string().min(16), REDIS_URL: envFields.redisUrl.optional() });
 
   it('returns a frozen config with defaults filled in', () => {
     const config = loadConfig(schema, { PORT: '3101', ADMIN_TOKEN: 'x'.repeat(16) });
@@ -36,7 +36,8 @@ describe('loadConfig', () => {
   });
 
   it('splits comma lists (Sentinel and Cluster seeds)', () => {
-    const config = loadConfig(baseEnv, { PORT: '1', REDIS_SENTINELS: '127.0.0.1:26379, 127.0.0.1:26380' });
+    const schema = baseEnv.extend({ REDIS_SENTINELS: envFields.commaList.optional() });
+    const config = loadConfig(schema, { PORT: '1', REDIS_SENTINELS: '127.0.0.1:26379, 127.0.0.1:26380' });
     expect(config.REDIS_SENTINELS).toEqual(['127.0.0.1:26379', '127.0.0.1:26380']);
   });
 });

@@ -7,6 +7,7 @@ export class ConfigError extends Error {
 
 const port = z.coerce.number().int().min(0).max(65535);
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
 const commaList = z.string().transform((s) =>
   s
@@ -27,16 +28,6 @@ export const baseEnv = z.object({
   PORT: port,
   /** Host name other instances use to reach this one (registered in the registry). Default: HOST. */
   ADVERTISE_HOST: z.string().min(1).optional(),
-  /** Coordination Redis (locks, registry, queues, idempotency). Must be `noeviction`. */
-  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
-  /** Cache Redis (may evict). Default: REDIS_URL. */
-  REDIS_CACHE_URL: redisUrl.optional(),
-  /** Sentinel seeds `host:port,host:port`; when set, REDIS_URL supplies only credentials and db. */
-  REDIS_SENTINELS: commaList.optional(),
-  /** Sentinel master name. Default `storefront`. */
-  REDIS_SENTINEL_NAME: z.string().min(1).default('storefront'),
-  /** Cluster seed nodes `host:port,host:port`; when set, Redis runs in Cluster mode. */
-  REDIS_CLUSTER_NODES: commaList.optional(),
   /** Max JSON body size. Default `100kb`. */
   BODY_LIMIT: z
     .string()
@@ -57,7 +48,7 @@ const duration = z
   });
 
 /** Reusable field schemas for service-specific variables. */
-export const envFields = { port, redisUrl, postgresUrl, commaList, duration };
+export const envFields = { port, redisUrl, postgresUrl, httpUrl, commaList, duration };
 
 /**
  * Validate `env` against `schema` and return a frozen config. On failure, throws a
@@ -72,29 +63,3 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   }
   return Object.freeze(result.data);
 };
-
-/** The Redis settings in a {@link baseEnv} config, shaped for redis-kit's `toRedisConfig`. */
-export interface RedisSettings {
-  url: string;
-  sentinels?: string[] | undefined;
-  sentinelName?: string | undefined;
-  clusterNodes?: string[] | undefined;
-}
-
-/**
- * Settings for the coordination Redis (`REDIS_URL` + Sentinel/Cluster seeds) or the
- * cache Redis. The cache is `REDIS_CACHE_URL` (a standalone server that may evict) when
- * set; otherwise the coordination deployment serves both roles.
- */
-export const redisSettings = (
-  config: z.output<typeof baseEnv>,
-  role: 'coordination' | 'cache' = 'coordination',
-): RedisSettings =>
-  role === 'cache' && config.REDIS_CACHE_URL
-    ? { url: config.REDIS_CACHE_URL }
-    : {
-        url: config.REDIS_URL,
-        sentinels: config.REDIS_SENTINELS,
-        sentinelName: config.REDIS_SENTINEL_NAME,
-        clusterNodes: config.REDIS_CLUSTER_NODES,
-      };

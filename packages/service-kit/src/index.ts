@@ -1,7 +1,6 @@
 export { requireBearer } from './auth.js';
-export { type BootConfig, type BootOptions, bootService, type Registration, type ServiceContext } from './boot.js';
 export { type BreakerOptions, createBreaker } from './breaker.js';
-export { baseEnv, ConfigError, envFields, loadConfig, type RedisSettings, redisSettings } from './config.js';
+export { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
 export { createPool, type Migration, migrate, type PoolOptions, withTransaction } from './database.js';
 export {
   AppError,
@@ -18,7 +17,8 @@ export { Health, type HealthCheck } from './health.js';
 export { createServiceApp, type ServiceAppOptions } from './http-app.js';
 export { createLogger, type LoggerOptions, redactUrl } from './logger.js';
 export { createMetrics, type ServiceMetrics } from './metrics.js';
+export * from './outbox/index.js';
 export { toProblem } from './problem.js';
 export { type Listening, listen } from './server.js';
-export { SHUTDOWN_PHASES, Shutdown, type ShutdownPhase } from './shutdown.js';
+export { exitOnSignals, SHUTDOWN_PHASES, Shutdown, type ShutdownPhase } from './shutdown.js';
 export { parseOrThrow } from './validate.js';

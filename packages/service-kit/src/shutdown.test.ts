@@ -16,9 +16,10 @@ describe('Shutdown', () => {
       .add('workers', 'close worker', step('workers', true))
       .add('http', 'drain', step('http'))
       .add('readiness', 'not ready', step('readiness'))
-      .add('workers', 'close queue', step('queue'));
+      .add('queues', 'close queue', step('queue'))
+      .add('workers', 'stop relay', step('relay'));
     const [first, second] = await Promise.all([shutdown.run(), shutdown.run()]);
-    expect(ran).toEqual(['readiness', 'http', 'workers', 'queue', 'redis']);
+    expect(ran).toEqual(['readiness', 'http', 'workers', 'relay', 'queue', 'redis']);
     expect(first).toBe(false);
     expect(second).toBe(false);
   });

@@ -3,10 +3,11 @@ import type { Logger } from 'pino';
 
 /**
  * Shutdown phases, in the order they run: readiness goes 503, HTTP stops accepting and
- * drains, workers and queues close, the instance deregisters, Redis quits, the database
- * closes. Steps are grouped by phase, so code may add them in any order.
+ * drains, workers (BullMQ workers, the outbox relay, event listeners) finish what they
+ * hold, then the queues they may still add to close, the instance deregisters, Redis
+ * quits, the database closes. Steps are grouped by phase, so code may add them in any order.
  */
-export const SHUTDOWN_PHASES = ['readiness', 'http', 'workers', 'registry', 'redis', 'database'] as const;
+export const SHUTDOWN_PHASES = ['readiness', 'http', 'workers', 'queues', 'registry', 'redis', 'database'] as const;
 export type ShutdownPhase = (typeof SHUTDOWN_PHASES)[number];
 
 type Step = { phase: ShutdownPhase; name: string; run: () => Promise<unknown> | unknown };

@@ -1,42 +1,47 @@
-import { channels, type EventOf, type EventType, eventSchemas, StorefrontEvent } from '@storefront/contracts';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import type { EventSchema, TypedEvent } from './event-schema.js';
 
 /** Options for {@link EventBus}. */
-export interface EventBusOptions {
+export interface EventBusOptions<E extends TypedEvent> {
+  /**
+   * One schema per event type (a zod schema fits). Events are checked with it on publish
+   * and on receipt; only types listed here can be published or subscribed to.
+   */
+  schemas: { readonly [T in E['type']]: EventSchema<Extract<E, { type: T }>> };
+  /** The channel an event type travels on. Default `events:<type>`. */
+  channel?: (type: E['type']) => string;
   /** Where metrics go. Default: none. */
   registry?: Registry;
   /** Told about every dropped message (log it). */
   onInvalid?: (channel: string, reason: string) => void;
   /** Told when a handler throws; the bus keeps going. */
-  onHandlerError?: (event: StorefrontEvent, error: unknown) => void;
+  onHandlerError?: (event: E, error: unknown) => void;
 }
-
-type Handler<T extends EventType> = (event: EventOf<T>) => void | Promise<void>;
 
 /**
  * Typed publish/subscribe for ephemeral signals (product updates for watchers, live
- * dashboard feed). Events are validated against the contracts' schemas on publish
+ * dashboard feed). Events are validated against the caller's schemas on publish
  * (a bad event is a bug: it throws) and on receipt (a bad message is counted and dropped,
  * never thrown into the subscriber). Pub/sub delivers at most once, to whoever is
  * listening at that moment: anything that must not be lost goes through {@link EventStream}.
  */
-export class EventBus {
+export class EventBus<E extends TypedEvent> {
   readonly #redis: RedisClient;
   readonly #subscriber: RedisClient;
   readonly #metrics: KitMetrics | undefined;
-  readonly #options: EventBusOptions;
-  readonly #handlers = new Map<string, Set<(event: StorefrontEvent) => void | Promise<void>>>();
+  readonly #options: EventBusOptions<E>;
+  readonly #channel: (type: E['type']) => string;
+  /** Subscribed channels: the event type each carries and its handlers. */
+  readonly #handlers = new Map<string, { type: E['type']; handlers: Set<(event: E) => void | Promise<void>> }>();
   readonly #onMessage = (channel: string, message: string) => {
-    const handlers = this.#handlers.get(channel);
-    if (!handlers) return;
-    const type = channel.slice(channels.event('').length) as EventType;
-    let event: StorefrontEvent;
+    const subscribed = this.#handlers.get(channel);
+    if (!subscribed) return;
+    const { type, handlers } = subscribed;
+    let event: E;
     try {
-      const result = eventSchemas[type].safeParse(JSON.parse(message));
-      if (!result.success) throw new Error(result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
-      event = result.data as StorefrontEvent;
+      event = this.#schema(type).parse(JSON.parse(message));
     } catch (error) {
       this.#metrics?.eventsInvalid.inc({ channel });
       this.#options.onInvalid?.(channel, (error as Error).message);
@@ -54,32 +59,38 @@ export class EventBus {
    * @param redis command connection (publishes)
    * @param subscriber pub/sub-only connection (may be shared with other subscribers)
    */
-  constructor(redis: RedisClient, subscriber: RedisClient, options: EventBusOptions = {}) {
+  constructor(redis: RedisClient, subscriber: RedisClient, options: EventBusOptions<E>) {
     this.#redis = redis;
     this.#subscriber = subscriber;
     this.#metrics = kitMetrics(options.registry);
     this.#options = options;
+    this.#channel = options.channel ?? ((type) => `events:${type}`);
     subscriber.on('message', this.#onMessage);
   }
 
   /** Validate and publish; resolves with how many subscribers received it. */
-  async publish(event: StorefrontEvent): Promise<number> {
-    const valid = StorefrontEvent.parse(event);
-    const receivers = await this.#redis.publish(channels.event(valid.type), JSON.stringify(valid));
+  async publish(event: E): Promise<number> {
+    const valid = this.#schema(event.type).parse(event);
+    const receivers = await this.#redis.publish(this.#channel(valid.type), JSON.stringify(valid));
     this.#metrics?.eventsPublished.inc({ type: valid.type });
     return receivers;
   }
 
   /** Call `handler` for every valid event of `type` published from now on. Returns an unsubscribe function. */
-  async subscribe<T extends EventType>(type: T, handler: Handler<T>): Promise<() => Promise<void>> {
-    const channel = channels.event(type);
-    let set = this.#handlers.get(channel);
-    if (!set) {
-      set = new Set();
-      this.#handlers.set(channel, set);
+  async subscribe<T extends E['type']>(
+    type: T,
+    handler: (event: Extract<E, { type: T }>) => void | Promise<void>,
+  ): Promise<() => Promise<void>> {
+    this.#schema(type);
+    const channel = this.#channel(type);
+    let subscribed = this.#handlers.get(channel);
+    if (!subscribed) {
+      subscribed = { type, handlers: new Set() };
+      this.#handlers.set(channel, subscribed);
       await this.#subscriber.subscribe(channel);
     }
-    const wrapped = handler as (event: StorefrontEvent) => void | Promise<void>;
+    const set = subscribed.handlers;
+    const wrapped = handler as (event: E) => void | Promise<void>;
     set.add(wrapped);
     return async () => {
       set.delete(wrapped);
@@ -88,6 +99,12 @@ export class EventBus {
         await this.#subscriber.unsubscribe(channel);
       }
     };
+  }
+
+  #schema(type: E['type']): EventSchema<E> {
+    const schema = (this.#options.schemas as Record<string, EventSchema<E> | undefined>)[type];
+    if (!schema) throw new Error(`no schema for event type ${type}`);
+    return schema;
   }
 
   /** Stop listening (the shared subscriber connection stays open). */

@@ -1,10 +1,12 @@
-import { StorefrontEvent } from '@storefront/contracts';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import type { EventSchema, TypedEvent } from './event-schema.js';
 
 /** Options for {@link EventStream}. */
-export interface EventStreamOptions {
+export interface EventStreamOptions<E extends TypedEvent> {
+  /** Checks every appended and every consumed message (a zod schema fits). */
+  schema: EventSchema<E>;
   /** Stream key. */
   stream: string;
   /** Where messages go after `maxDeliveries` failed deliveries, or at once when they fail validation. */
@@ -46,14 +48,16 @@ type Entry = [id: string, fields: string[]];
  * it has been idle `claimIdleMs`. After `maxDeliveries` it moves to the dead-letter
  * stream. Delivery is at least once: handlers must be idempotent (key on `event.id`).
  */
-export class EventStream {
+export class EventStream<E extends TypedEvent> {
   readonly #redis: RedisClient;
   readonly #stream: string;
   readonly #dead: string;
   readonly #maxLen: number;
   readonly #metrics: KitMetrics | undefined;
+  readonly #schema: EventSchema<E>;
 
-  constructor(redis: RedisClient, options: EventStreamOptions) {
+  constructor(redis: RedisClient, options: EventStreamOptions<E>) {
+    this.#schema = options.schema;
     this.#redis = redis;
     this.#stream = options.stream;
     this.#dead = options.deadLetterStream;
@@ -62,8 +66,8 @@ export class EventStream {
   }
 
   /** Validate and append; resolves with the entry id. */
-  async append(event: StorefrontEvent): Promise<string> {
-    const valid = StorefrontEvent.parse(event);
+  async append(event: E): Promise<string> {
+    const valid = this.#schema.parse(event);
     const id = await this.#redis.xadd(this.#stream, 'MAXLEN', '~', this.#maxLen, '*', 'event', JSON.stringify(valid));
     this.#metrics?.eventsPublished.inc({ type: valid.type });
     return id!;
@@ -85,7 +89,7 @@ export class EventStream {
   async consume(
     connection: RedisClient,
     options: ConsumeOptions,
-    handler: (event: StorefrontEvent, id: string) => Promise<void>,
+    handler: (event: E, id: string) => Promise<void>,
   ): Promise<StreamConsumer> {
     const { group, consumer } = options;
     const count = options.count ?? 16;
@@ -97,9 +101,9 @@ export class EventStream {
 
     const handle = async ([id, fields]: Entry, deliveries: number) => {
       const raw = fields[fields.indexOf('event') + 1];
-      let event: StorefrontEvent;
+      let event: E;
       try {
-        event = StorefrontEvent.parse(JSON.parse(raw ?? ''));
+        event = this.#schema.parse(JSON.parse(raw ?? ''));
       } catch {
         this.#metrics?.eventsInvalid.inc({ channel: this.#stream });
         return this.#deadLetter(group, id, raw ?? '', deliveries, 'invalid');

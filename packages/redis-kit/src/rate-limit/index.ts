@@ -1,2 +1,1 @@
-export { Counters } from './counters.js';
 export { type RateLimitDecision, RateLimiter, type RateLimiterOptions } from './rate-limiter.js';

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { channels, keys } from '@storefront/contracts';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import type { InstanceRecord, LiveInstance, RegistryChange } from './instance.js';
+import { type RegistryKeys, registryKeys } from './registry-keys.js';
 
 /** Options for {@link Discovery}. */
 export interface DiscoveryOptions {
@@ -13,6 +13,8 @@ export interface DiscoveryOptions {
   failureCooldownMs?: number;
   /** Where registry metrics go. Default: none. */
   registry?: Registry;
+  /** Prefix of the registry's keys and channel; must match the registrations'. Default `registry`. */
+  prefix?: string;
 }
 
 /** Thrown by {@link Discovery.pick} when no live instance is known. */
@@ -36,12 +38,13 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
   readonly #failureCooldownMs: number;
   readonly #metrics: KitMetrics | undefined;
   readonly #failedAt = new Map<string, number>();
+  readonly #keys: RegistryKeys;
   #instances: LiveInstance[] = [];
   #cursor = 0;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   readonly #onMessage = (channel: string, message: string) => {
-    if (channel !== channels.registryChanges) return;
+    if (channel !== this.#keys.changes) return;
     try {
       const change = JSON.parse(message) as RegistryChange;
       if (change.service === this.#service) void this.refresh().catch(() => {});
@@ -62,13 +65,14 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
     this.#refreshMs = options.refreshMs ?? 1_000;
     this.#failureCooldownMs = options.failureCooldownMs ?? 5_000;
     this.#metrics = kitMetrics(options.registry);
+    this.#keys = registryKeys(options.prefix);
   }
 
   /** Load the current instances, subscribe to changes, start polling. */
   async start(): Promise<void> {
     if (this.#subscriber) {
       this.#subscriber.on('message', this.#onMessage);
-      await this.#subscriber.subscribe(channels.registryChanges);
+      await this.#subscriber.subscribe(this.#keys.changes);
     }
     await this.refresh();
     this.#timer = setInterval(() => void this.refresh().catch(() => {}), this.#refreshMs);
@@ -122,7 +126,7 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
    * share a hash tag, so the pipeline and MGET stay on one Cluster node.
    */
   async #read(): Promise<void> {
-    const index = keys.registry.index(this.#service);
+    const index = this.#keys.index(this.#service);
     const replies = await this.#redis.pipeline().time().zrange(index, '-inf', '+inf', 'BYSCORE', 'WITHSCORES').exec();
     if (!replies) throw new Error('registry read was aborted');
     const [[timeError, time], [rangeError, range]] = replies as [[Error | null, [string, string]], [Error | null, string[]]];
@@ -134,7 +138,7 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
       const expires = Number(flat[i + 1]);
       if (expires > serverNow) live.push({ id: flat[i]!, expires });
     }
-    const records = live.length ? await this.#redis.mget(live.map((l) => keys.registry.instance(this.#service, l.id))) : [];
+    const records = live.length ? await this.#redis.mget(live.map((l) => this.#keys.instance(this.#service, l.id))) : [];
     // Translate server-clock expiries to our clock once, at read time.
     const offset = Date.now() - serverNow;
     const next: LiveInstance[] = [];

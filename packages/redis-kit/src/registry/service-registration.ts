@@ -1,8 +1,8 @@
-import { channels, keys } from '@storefront/contracts';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import type { InstanceRecord, RegistryChange } from './instance.js';
+import { type RegistryKeys, registryKeys } from './registry-keys.js';
 import { deregisterScript, heartbeatScript } from './registry-scripts.js';
 
 /** Options for {@link ServiceRegistration}. */
@@ -13,6 +13,8 @@ export interface RegistrationOptions {
   heartbeatMs?: number;
   /** Where registry metrics go. Default: none. */
   registry?: Registry;
+  /** Prefix of the registry's keys and channel (see `registryKeys`). Default `registry`. */
+  prefix?: string;
   /** Told when a heartbeat fails or the record had to be re-created. */
   onEvent?: (event: { type: 'reregistered' | 'heartbeat_failed'; error?: unknown }) => void;
 }
@@ -35,6 +37,7 @@ export class ServiceRegistration {
   readonly #heartbeatMs: number;
   readonly #metrics: KitMetrics | undefined;
   readonly #onEvent: RegistrationOptions['onEvent'];
+  readonly #keys: RegistryKeys;
   #timer: NodeJS.Timeout | undefined;
   #lastHeartbeatAt = 0;
 
@@ -46,6 +49,7 @@ export class ServiceRegistration {
     this.#heartbeatMs = options.heartbeatMs ?? Math.floor(this.#ttlMs / 3);
     this.#metrics = kitMetrics(options.registry);
     this.#onEvent = options.onEvent;
+    this.#keys = registryKeys(options.prefix);
   }
 
   /** When the last successful heartbeat happened (ms epoch), for readiness checks. */
@@ -78,11 +82,11 @@ export class ServiceRegistration {
     const { service, instanceId } = this.#record;
     const leave: RegistryChange = { type: 'leave', service, instanceId };
     await deregisterScript(this.#redis)(
-      keys.registry.instance(service, instanceId),
-      keys.registry.index(service),
+      this.#keys.instance(service, instanceId),
+      this.#keys.index(service),
       this.#json,
       instanceId,
-      channels.registryChanges,
+      this.#keys.changes,
       JSON.stringify(leave),
     );
   }
@@ -91,12 +95,12 @@ export class ServiceRegistration {
     const { service, instanceId } = this.#record;
     const join: RegistryChange = { type: 'join', service, instanceId };
     const result = await heartbeatScript(this.#redis)(
-      keys.registry.instance(service, instanceId),
-      keys.registry.index(service),
+      this.#keys.instance(service, instanceId),
+      this.#keys.index(service),
       this.#json,
       this.#ttlMs,
       instanceId,
-      channels.registryChanges,
+      this.#keys.changes,
       JSON.stringify(join),
     );
     if (result !== 0) this.#lastHeartbeatAt = Date.now();
@@ -111,8 +115,7 @@ export class ServiceRegistration {
 
 /**
  * A function that registers this instance once its port is known and resolves with the
- * started registration — the shape `bootService`'s `register` takes, so services wire
- * the registry in one line.
+ * started registration (service-defaults registers every service with it once it listens).
  */
 export const registrar =
   (redis: RedisClient, instance: Omit<InstanceRecord, 'port' | 'startedAt'>, options: RegistrationOptions = {}) =>

@@ -1,12 +1,12 @@
 import { type RedisCluster, type SentinelTopology, startCluster, startSentinelTopology, waitFor } from '@storefront/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TwoTierCache } from './cache/two-tier-cache.js';
-import { type ConnectionRole, createRedis, type RedisClient } from './connections/create-redis.js';
-import type { RedisConfig } from './connections/redis-config.js';
-import { LockTimeoutError } from './lock/errors.js';
-import { RedisLock } from './lock/redis-lock.js';
-import { Discovery } from './registry/discovery.js';
-import { ServiceRegistration } from './registry/service-registration.js';
+import { TwoTierCache } from '../src/cache/two-tier-cache.js';
+import { type ConnectionRole, createRedis, type RedisClient } from '../src/connections/create-redis.js';
+import type { RedisConfig } from '../src/connections/redis-config.js';
+import { LockTimeoutError } from '../src/lock/errors.js';
+import { RedisLock } from '../src/lock/redis-lock.js';
+import { Discovery } from '../src/registry/discovery.js';
+import { ServiceRegistration } from '../src/registry/service-registration.js';
 
 /**
  * The lock, registry and cache claims again, on the distributed topologies: Sentinel

@@ -1,9 +1,9 @@
 import { waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createRedis, type RedisClient } from '../connections/create-redis.js';
-import { fingerprint } from './fingerprint.js';
-import { IdempotencyInFlightError, IdempotencyMismatchError, IdempotencyStore } from './idempotency-store.js';
+import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
+import { fingerprint } from '../src/idempotency/fingerprint.js';
+import { IdempotencyInFlightError, IdempotencyMismatchError, IdempotencyStore } from '../src/idempotency/idempotency-store.js';
 
 const opened: RedisClient[] = [];
 const connect = () => {

@@ -1,7 +1,7 @@
 import { adminCommand, startCluster, startRedisServer, startSentinelTopology, waitFor } from '@storefront/testing';
 import { describe, expect, it } from 'vitest';
-import { createRedis } from './create-redis.js';
-import { assertNoEviction, EvictionPolicyError } from './eviction-policy.js';
+import { createRedis } from '../src/connections/create-redis.js';
+import { assertNoEviction, EvictionPolicyError } from '../src/connections/eviction-policy.js';
 
 describe('createRedis (standalone)', () => {
   it('authenticates as an ACL user from the URL and is held to its key patterns', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostList, redisMode, toRedisConfig, urlAuth } from './redis-config.js';
+import { parseHostList, redisMode, toRedisConfig, urlAuth } from '../src/connections/redis-config.js';
 
 describe('redis config', () => {
   it('parses host:port lists, including IPv6 hosts', () => {

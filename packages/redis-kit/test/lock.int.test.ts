@@ -5,11 +5,11 @@ import { createTestDatabase, lineReader, track, waitFor } from '@storefront/test
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedis, type RedisClient } from '../connections/create-redis.js';
-import { LockLostError, LockTimeoutError } from './errors.js';
-import { RedisLock } from './redis-lock.js';
+import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
+import { LockLostError, LockTimeoutError } from '../src/lock/errors.js';
+import { RedisLock } from '../src/lock/redis-lock.js';
 
-const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const ns = () => `test:lock:${Math.random().toString(36).slice(2)}`;
 
 let redis: RedisClient;

@@ -3,9 +3,8 @@ import { once } from 'node:events';
 import { startRedisServer, waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createRedis, type RedisClient } from '../connections/create-redis.js';
-import { Counters } from './counters.js';
-import { RateLimiter } from './rate-limiter.js';
+import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
+import { RateLimiter } from '../src/rate-limit/rate-limiter.js';
 
 const opened: RedisClient[] = [];
 const connect = (url = inject('redisUrl')) => {
@@ -56,26 +55,5 @@ describe('RateLimiter', () => {
     } finally {
       await restarted.stop();
     }
-  });
-});
-
-describe('Counters', () => {
-  it('counts atomically across processes', async () => {
-    const prefix = unique();
-    const script = `
-      import { Redis } from 'ioredis';
-      const r = new Redis(process.argv[1]);
-      await Promise.all(Array.from({ length: 100 }, () => r.incrby('${prefix}:orders', 1)));
-      await r.quit();`;
-    const children = Array.from({ length: 3 }, () =>
-      spawn(process.execPath, ['--input-type=module', '-e', script, inject('redisUrl')], {
-        stdio: 'inherit',
-        cwd: process.cwd(),
-      }),
-    );
-    await Promise.all(children.map((c) => once(c, 'exit')));
-    const counters = new Counters(connect(), (name) => `${prefix}:${name}`);
-    await counters.incr('orders', 5);
-    expect(await counters.read(['orders', 'never'])).toEqual({ orders: 305, never: 0 });
   });
 });

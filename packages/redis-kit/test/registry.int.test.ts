@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { lineReader, startRedisServer, track, waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedis, type RedisClient } from '../connections/create-redis.js';
-import { Discovery, NoInstanceError } from './discovery.js';
-import { InstanceIdTakenError, ServiceRegistration } from './service-registration.js';
+import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
+import { Discovery, NoInstanceError } from '../src/registry/discovery.js';
+import { InstanceIdTakenError, ServiceRegistration } from '../src/registry/service-registration.js';
 
-const fixture = fileURLToPath(new URL('../../test/fixtures/registry-member.mjs', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/registry-member.mjs', import.meta.url));
 const uniqueService = () => `svc${Math.random().toString(36).slice(2, 8)}`;
 const record = (service: string, instanceId: string, port = 1) => ({
   service,

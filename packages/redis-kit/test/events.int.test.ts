@@ -2,15 +2,15 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { EventOf, StorefrontEvent } from '@storefront/contracts';
 import { lineReader, track, waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createRedis, type RedisClient } from '../connections/create-redis.js';
-import { EventBus } from './event-bus.js';
-import { EventStream, type StreamConsumer } from './event-stream.js';
+import { z } from 'zod';
+import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
+import { EventBus } from '../src/events/event-bus.js';
+import { EventStream, type StreamConsumer } from '../src/events/event-stream.js';
 
-const fixture = fileURLToPath(new URL('../../test/fixtures/stream-consumer.mjs', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/stream-consumer.mjs', import.meta.url));
 const opened: RedisClient[] = [];
 const connect = (role: 'command' | 'subscriber' | 'worker' = 'command') => {
   const c = createRedis({ url: inject('redisUrl') }, { role });
@@ -21,7 +21,23 @@ afterAll(() => {
   for (const c of opened) c.disconnect();
 });
 
-const productUpdated = (priceCents: number): EventOf<'product.updated'> => ({
+// The caller's events: redis-kit takes their schemas, it does not know them.
+const ProductUpdated = z.object({
+  id: z.uuid(),
+  type: z.literal('product.updated'),
+  version: z.literal(1),
+  occurredAt: z.iso.datetime(),
+  data: z.object({
+    productId: z.string(),
+    version: z.number().int(),
+    priceCents: z.number().int().min(0),
+    previousPriceCents: z.number().int().nullable(),
+  }),
+});
+type ProductUpdated = z.infer<typeof ProductUpdated>;
+const schemas = { 'product.updated': ProductUpdated };
+
+const productUpdated = (priceCents: number): ProductUpdated => ({
   id: randomUUID(),
   type: 'product.updated',
   version: 1,
@@ -38,7 +54,7 @@ describe('EventBus (pub/sub)', () => {
     const registry = new Registry();
     const invalid: string[] = [];
     const redis = connect();
-    const bus = new EventBus(redis, connect('subscriber'), { registry, onInvalid: (_c, reason) => invalid.push(reason) });
+    const bus = new EventBus<ProductUpdated>(redis, connect('subscriber'), { schemas, registry, onInvalid: (_c, reason) => invalid.push(reason) });
     const received: number[] = [];
     await bus.subscribe('product.updated', (event) => {
       received.push(event.data.priceCents);
@@ -55,8 +71,8 @@ describe('EventBus (pub/sub)', () => {
   });
 
   it('refuses to publish an event that breaks its schema', async () => {
-    const bus = new EventBus(connect(), connect('subscriber'));
-    const bad = { ...productUpdated(1), data: { productId: 'sku-1', priceCents: -5 } } as unknown as StorefrontEvent;
+    const bus = new EventBus<ProductUpdated>(connect(), connect('subscriber'), { schemas });
+    const bad = { ...productUpdated(1), data: { productId: 'sku-1', priceCents: -5 } } as unknown as ProductUpdated;
     await expect(bus.publish(bad)).rejects.toThrow();
     await bus.close();
   });
@@ -66,7 +82,7 @@ describe('EventStream (durable)', () => {
   it('hands a message whose consumer was SIGKILLed mid-message to another consumer', async () => {
     const n = names();
     const redis = connect();
-    const events = new EventStream(redis, n);
+    const events = new EventStream(redis, { ...n, schema: ProductUpdated });
     await events.ensureGroup('notifier');
     const child = track(
       spawn(process.execPath, [fixture, inject('redisUrl'), n.stream, n.deadLetterStream, 'notifier', 'doomed'], {
@@ -98,7 +114,7 @@ describe('EventStream (durable)', () => {
     const n = names();
     const redis = connect();
     const registry = new Registry();
-    const events = new EventStream(redis, { ...n, registry });
+    const events = new EventStream(redis, { ...n, schema: ProductUpdated, registry });
     await events.ensureGroup('g');
     const good = await events.append(productUpdated(100));
     const junk = await redis.xadd(n.stream, '*', 'event', '{"type":"nope"}');
@@ -129,7 +145,7 @@ describe('EventStream (durable)', () => {
   it('trims the stream to about its cap', async () => {
     const n = names();
     const redis = connect();
-    const events = new EventStream(redis, { ...n, maxLen: 100 });
+    const events = new EventStream(redis, { ...n, schema: ProductUpdated, maxLen: 100 });
     for (let i = 0; i < 1000; i++) await events.append(productUpdated(i));
     const length = await redis.xlen(n.stream);
     expect(length).toBeGreaterThanOrEqual(100);

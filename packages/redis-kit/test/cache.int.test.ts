@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { lineReader, track, waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedis, type RedisClient } from '../connections/create-redis.js';
-import type { Loaded } from './entry.js';
-import { type CacheOptions, TwoTierCache } from './two-tier-cache.js';
+import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
+import type { Loaded } from '../src/cache/entry.js';
+import { type CacheOptions, TwoTierCache } from '../src/cache/two-tier-cache.js';
 
 type Product = { price: number };
-const fixture = fileURLToPath(new URL('../../test/fixtures/cache-peer.mjs', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/cache-peer.mjs', import.meta.url));
 const ns = () => `testcache${Math.random().toString(36).slice(2, 8)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

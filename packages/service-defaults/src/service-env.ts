@@ -1,0 +1,41 @@
+import type { RedisSettings } from '@storefront/redis-kit';
+import { baseEnv, envFields } from '@storefront/service-kit';
+import { z } from 'zod';
+
+/**
+ * Variables every Storefront service reads: service-kit's HTTP and log settings, plus the
+ * Redis deployment and registry membership the {@link ServiceHost} wires. Services extend it
+ * (`serviceEnv.extend({ ... })`). Defaults suit local development.
+ */
+export const serviceEnv = baseEnv.extend({
+  /** Coordination Redis (locks, registry, queues, idempotency). Must be `noeviction`. */
+  REDIS_URL: envFields.redisUrl.default('redis://127.0.0.1:6379'),
+  /** Cache Redis (may evict). Default: the coordination deployment. */
+  REDIS_CACHE_URL: envFields.redisUrl.optional(),
+  /** Sentinel seeds `host:port,host:port`; when set, REDIS_URL supplies only credentials, db and TLS. */
+  REDIS_SENTINELS: envFields.commaList.optional(),
+  /** Sentinel master name. Default `storefront`. */
+  REDIS_SENTINEL_NAME: z.string().min(1).default('storefront'),
+  /** Cluster seed nodes `host:port,host:port`; when set, Redis runs in Cluster mode. */
+  REDIS_CLUSTER_NODES: envFields.commaList.optional(),
+  /** Registry record TTL: a crashed instance leaves discovery within it. Default 5 000 ms. */
+  REGISTRY_TTL_MS: z.coerce.number().int().min(300).default(5000),
+  /** How often discovery re-reads the registry (it also hears changes at once). Default 1 000 ms. */
+  DISCOVERY_REFRESH_MS: z.coerce.number().int().min(50).default(1000),
+});
+export type ServiceConfig = z.output<typeof serviceEnv>;
+
+/**
+ * redis-kit's settings for the coordination deployment (`REDIS_URL` + Sentinel/Cluster
+ * seeds) or the cache: `REDIS_CACHE_URL` (a standalone server that may evict) when set,
+ * otherwise the coordination deployment serves both roles.
+ */
+export const redisSettings = (config: ServiceConfig, role: 'coordination' | 'cache'): RedisSettings =>
+  role === 'cache' && config.REDIS_CACHE_URL
+    ? { url: config.REDIS_CACHE_URL }
+    : {
+        url: config.REDIS_URL,
+        sentinels: config.REDIS_SENTINELS,
+        sentinelName: config.REDIS_SENTINEL_NAME,
+        clusterNodes: config.REDIS_CLUSTER_NODES,
+      };

@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { BULLMQ_PREFIX, channels, eventSchemas, REGISTRY_PREFIX, type StorefrontEvent } from '@storefront/contracts';
+import {
+  assertNoEviction,
+  type ConnectionRole,
+  Discovery,
+  EventBus,
+  type RedisClient,
+  RedisConnections,
+  registrar,
+  type ServiceRegistration,
+  toRedisConfig,
+} from '@storefront/redis-kit';
+import {
+  createLogger,
+  createMetrics,
+  createPool,
+  createServiceApp,
+  Health,
+  type Migration,
+  migrate,
+  OutboxRelay,
+  type OutboxRelayOptions,
+  type ServiceAppOptions,
+  type ServiceMetrics,
+  Shutdown,
+} from '@storefront/service-kit';
+import { type Processor, Queue, Worker, type WorkerOptions } from 'bullmq';
+import type { Express } from 'express';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { redisSettings, type ServiceConfig } from './service-env.js';
+
+/** Options for {@link ServiceHost}. */
+export interface ServiceHostOptions<C extends ServiceConfig> {
+  /** The service's name: registry entries, metrics and logs carry it. */
+  service: string;
+  /** The validated config (the service's `loadConfig`). */
+  config: C;
+  /** Default: pino JSON on stdout at `config.LOG_LEVEL`, secrets redacted. */
+  logger?: Logger;
+}
+
+/**
+ * Everything a service instance is hosted with: config, logger, metrics, health and
+ * shutdown, and every infrastructure resource the service asks for. Each resource is
+ * opened on first request and adds its own readiness check and shutdown step, in the
+ * phase it belongs to, so a service's composition function only says what it needs.
+ *
+ * `bootService` makes one per process; a component test makes one, composes the service
+ * on it, drives the app with supertest and calls {@link close}.
+ */
+export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
+  readonly service: string;
+  /** Unique per process: `<service>-<8 hex>`. */
+  readonly instanceId: string;
+  readonly config: C;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly health = new Health();
+  readonly shutdown: Shutdown;
+  #coordination: RedisConnections | undefined;
+  #command: Promise<RedisClient> | undefined;
+  #cache: { command: RedisClient; subscriber: RedisClient } | undefined;
+  #producer: RedisClient | undefined;
+  #registrySubscriber: RedisClient | undefined;
+  #events: Promise<EventBus<StorefrontEvent>> | undefined;
+  #joinRegistry = false;
+  #registration: ServiceRegistration | undefined;
+  readonly #onRedisError = (err: Error, connection: string) => this.logger.warn({ err, connection }, 'redis connection error');
+
+  constructor({ service, config, logger }: ServiceHostOptions<C>) {
+    this.service = service;
+    this.config = config;
+    this.instanceId = `${service}-${randomBytes(4).toString('hex')}`;
+    this.logger = logger ?? createLogger({ service, instanceId: this.instanceId, level: config.LOG_LEVEL });
+    this.metrics = createMetrics(service, this.instanceId);
+    this.shutdown = new Shutdown(this.logger);
+    this.shutdown.add('readiness', 'mark not ready', () => this.health.startDraining());
+  }
+
+  /**
+   * The coordination Redis command connection (locks, registry, idempotency, publishing).
+   * Opened once; start-up fails unless the server is `noeviction`. Adds the `redis`
+   * readiness check; quits in the `redis` phase.
+   */
+  redis(): Promise<RedisClient> {
+    this.#command ??= (async () => {
+      const client = this.connection('command');
+      this.health.addCheck('redis', () => client.ping());
+      await assertNoEviction(client);
+      return client;
+    })();
+    return this.#command;
+  }
+
+  /** Another connection to the coordination Redis, in a role (`subscriber`, `worker`, …), named `<instance>:<label>`. */
+  connection(role: ConnectionRole, label: string = role): RedisClient {
+    if (!this.#coordination) {
+      const connections = new RedisConnections(
+        toRedisConfig(redisSettings(this.config, 'coordination')),
+        this.instanceId,
+        this.#onRedisError,
+      );
+      this.shutdown.add('redis', 'quit coordination redis', () => connections.quitAll());
+      this.#coordination = connections;
+    }
+    return this.#coordination.open(role, label);
+  }
+
+  /**
+   * The cache Redis (`REDIS_CACHE_URL`, else the coordination deployment): a command and a
+   * subscriber connection. It may evict and may be down, so it adds no readiness check.
+   */
+  cacheRedis(): { command: RedisClient; subscriber: RedisClient } {
+    if (!this.#cache) {
+      const connections = new RedisConnections(
+        toRedisConfig(redisSettings(this.config, 'cache')),
+        `${this.instanceId}:cache`,
+        this.#onRedisError,
+      );
+      this.shutdown.add('redis', 'quit cache redis', () => connections.quitAll());
+      this.#cache = { command: connections.open('command'), subscriber: connections.open('subscriber') };
+    }
+    return this.#cache;
+  }
+
+  /** The event bus (pub/sub) with the contracts' event schemas and channels; stops listening in the `workers` phase. */
+  events(): Promise<EventBus<StorefrontEvent>> {
+    this.#events ??= (async () => {
+      const bus = new EventBus<StorefrontEvent>(await this.redis(), this.connection('subscriber', 'events'), {
+        schemas: eventSchemas,
+        channel: channels.event,
+        registry: this.metrics.registry,
+        onInvalid: (channel, reason) => this.logger.warn({ channel, reason }, 'invalid event dropped'),
+        onHandlerError: (event, err) => this.logger.warn({ err, type: event.type }, 'event handler failed'),
+      });
+      this.shutdown.add('workers', 'stop event listeners', () => bus.close());
+      return bus;
+    })();
+    return this.#events;
+  }
+
+  /**
+   * A BullMQ queue to add jobs to. Producers share one connection that fails fast while
+   * Redis is down (no offline queue); closed in the `queues` phase, after the workers.
+   */
+  queue<T>(name: string): Queue<T> {
+    this.#producer ??= this.connection('producer', 'queues');
+    const queue = new Queue<T>(name, { connection: this.#producer, prefix: BULLMQ_PREFIX });
+    queue.on('error', (err) => this.logger.warn({ err, queue: name }, 'queue error'));
+    this.shutdown.add('queues', `close queue ${name}`, () => queue.close());
+    return queue;
+  }
+
+  /**
+   * A BullMQ worker on its own connection (`maxRetriesPerRequest: null`, as BullMQ requires).
+   * Errors are logged; in the `workers` phase it stops taking jobs and finishes those in hand.
+   */
+  worker<T, R = unknown>(
+    name: string,
+    processor: Processor<T, R>,
+    options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
+  ): Worker<T, R> {
+    const worker = new Worker<T, R>(name, processor, {
+      ...options,
+      connection: this.connection('worker', `worker:${name}`),
+      prefix: BULLMQ_PREFIX,
+    });
+    worker.on('error', (err) => this.logger.warn({ err, queue: name }, 'worker error'));
+    this.shutdown.add('workers', `close worker ${name}`, () => worker.close());
+    return worker;
+  }
+
+  /** Live instances of `service`, from the registry; started now, stopped in the `registry` phase. */
+  async discovery(service: string): Promise<Discovery> {
+    this.#registrySubscriber ??= this.connection('subscriber', 'registry');
+    const discovery = new Discovery(await this.redis(), this.#registrySubscriber, service, {
+      refreshMs: this.config.DISCOVERY_REFRESH_MS,
+      registry: this.metrics.registry,
+      prefix: REGISTRY_PREFIX,
+    });
+    await discovery.start();
+    this.shutdown.add('registry', `stop discovery of ${service}`, () => discovery.stop());
+    return discovery;
+  }
+
+  /**
+   * Be found by others: once the HTTP server listens ({@link listening}), register with the
+   * real port and heartbeat (TTL `REGISTRY_TTL_MS`). Adds the `registry` readiness check
+   * (heartbeat fresh); deregisters in the `registry` phase.
+   */
+  joinRegistry(): void {
+    this.#joinRegistry = true;
+    this.health.addCheck('registry', async () => {
+      if (!this.#registration?.fresh) throw new Error('registry heartbeat is not fresh');
+    });
+  }
+
+  /**
+   * The service's Postgres pool, its schema brought up to date (several instances may
+   * start at once: migrations take turns). Adds the `database` readiness check; closes
+   * in the last phase.
+   */
+  async database(url: string, migrations: readonly Migration[]): Promise<pg.Pool> {
+    const db = createPool(url);
+    this.shutdown.add('database', 'close pool', () => db.end());
+    this.health.addCheck('database', () => db.query('SELECT 1'));
+    await migrate(db, migrations);
+    return db;
+  }
+
+  /**
+   * The transactional outbox's relay over `db`, handing each event to `handle`; started
+   * now, stopped in the `workers` phase (before the queues it publishes to close).
+   */
+  outbox<E>(db: pg.Pool, handle: (event: E) => Promise<void>, options: Partial<OutboxRelayOptions> = {}): OutboxRelay<E> {
+    const relay = new OutboxRelay<E>(db, handle, {
+      logger: this.logger.child({ component: 'outbox' }),
+      registry: this.metrics.registry,
+      ...options,
+    });
+    relay.start();
+    this.shutdown.add('workers', 'stop outbox relay', () => relay.stop());
+    return relay;
+  }
+
+  /** The service's Express app: service-kit's stack (health, metrics, problem+json, …) around `routes`. */
+  httpApp(routes: ServiceAppOptions['routes'], options: Pick<ServiceAppOptions, 'securityHeaders'> = {}): Express {
+    return createServiceApp({
+      logger: this.logger,
+      metrics: this.metrics,
+      health: this.health,
+      bodyLimit: this.config.BODY_LIMIT,
+      routes,
+      ...options,
+    });
+  }
+
+  /** Tell the host the HTTP server listens on `port` (`bootService` does): joins the registry if asked. */
+  async listening(port: number): Promise<void> {
+    if (!this.#joinRegistry) return;
+    const register = registrar(
+      await this.redis(),
+      { service: this.service, instanceId: this.instanceId, host: this.config.ADVERTISE_HOST ?? this.config.HOST },
+      {
+        ttlMs: this.config.REGISTRY_TTL_MS,
+        registry: this.metrics.registry,
+        prefix: REGISTRY_PREFIX,
+        onEvent: (e) => this.logger.warn({ err: e.error }, `registry ${e.type}`),
+      },
+    );
+    this.#registration = await register(port);
+    this.shutdown.add('registry', 'deregister', () => this.#registration?.stop());
+  }
+
+  /** Run every shutdown step, phase by phase (what SIGTERM does). Resolves `true` when all succeeded. */
+  close(): Promise<boolean> {
+    return this.shutdown.run();
+  }
+}

@@ -1,0 +1,170 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { withTransaction } from '../database.js';
+
+/** Options for {@link OutboxRelay}. */
+export interface OutboxRelayOptions {
+  /** Poll period while things work. Default 500 ms. */
+  intervalMs?: number;
+  /** Longest pause after runs that published nothing (the pause doubles from `intervalMs`). Default 5 000 ms. */
+  maxBackoffMs?: number;
+  /** Rows per transaction. Default 50. */
+  batchSize?: number;
+  /** The outbox table (see `outboxTableSql`). Default `outbox`. */
+  table?: string;
+  logger: Logger;
+  /** Where `outbox_relayed_total` and `outbox_pending` go. */
+  registry: Registry;
+}
+
+/** What one batch did. */
+export interface BatchResult {
+  /** Rows claimed. */
+  seen: number;
+  /** Rows whose handler succeeded and that are now marked published. */
+  published: number;
+}
+
+/**
+ * The transactional outbox's relay: moves rows a service committed together with its own
+ * state to the world outside its database (queues, pub/sub, other services).
+ *
+ * - Each batch is claimed with `FOR UPDATE SKIP LOCKED`, so relays in several instances
+ *   share the work without handling one row at the same time.
+ * - A row is marked published only after its handler succeeded; a failure leaves it
+ *   pending (with `attempts` and `last_error`) for a later run. Delivery is therefore at
+ *   least once: handlers must be idempotent.
+ * - A full batch that published something is followed at once by the next one. A batch
+ *   that published nothing (the handler's dependency is down) pauses the relay, doubling
+ *   from `intervalMs` up to `maxBackoffMs`, so an outage costs a few queries, not a loop.
+ */
+export class OutboxRelay<E> {
+  readonly #intervalMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #batchSize: number;
+  readonly #table: string;
+  readonly #logger: Logger;
+  readonly #relayed: Counter<'outcome'>;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = true;
+  #failedRuns = 0;
+  #pausedUntil = 0;
+
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly handle: (event: E) => Promise<void>,
+    options: OutboxRelayOptions,
+  ) {
+    this.#intervalMs = options.intervalMs ?? 500;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 5_000;
+    this.#batchSize = options.batchSize ?? 50;
+    this.#table = options.table ?? 'outbox';
+    this.#logger = options.logger;
+    this.#relayed = new Counter({
+      name: 'outbox_relayed_total',
+      help: 'Outbox rows handled, by outcome (published; failed: left pending for a later run)',
+      labelNames: ['outcome'] as const,
+      registers: [options.registry],
+    });
+    const pending = new Gauge({
+      name: 'outbox_pending',
+      help: 'Outbox rows not yet published',
+      registers: [options.registry],
+      collect: async () => {
+        const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.#table} WHERE published_at IS NULL`);
+        pending.set(rows[0]?.n ?? 0);
+      },
+    });
+  }
+
+  /** Start relaying: a run now, then one every `intervalMs` (or after the back-off pause). */
+  start(): void {
+    this.#stopped = false;
+    this.kick();
+  }
+
+  /** Stop scheduling runs and wait for the one in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /**
+   * Run soon: call it after committing a row, so the row goes out now rather than at the
+   * next poll. Coalesced (a kick during a run schedules exactly one more run); ignored
+   * while the relay is paused after failures, and before `start()`.
+   */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    if (Date.now() < this.#pausedUntil) return;
+    clearTimeout(this.#timer);
+    this.#running = this.#drain().finally(() => {
+      this.#running = undefined;
+      if (this.#stopped) return;
+      const pause = this.#pausedUntil - Date.now();
+      if (this.#again && pause <= 0) {
+        this.#again = false;
+        this.kick();
+        return;
+      }
+      this.#again = false;
+      this.#timer = setTimeout(() => this.kick(), Math.max(this.#intervalMs, pause));
+      this.#timer.unref();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      for (;;) {
+        const { seen, published } = await this.runOnce();
+        if (seen > 0 && published === 0) return this.#backOff();
+        this.#failedRuns = 0;
+        if (seen < this.#batchSize) return;
+      }
+    } catch (err) {
+      this.#logger.warn({ err }, 'outbox relay run failed');
+      this.#backOff();
+    }
+  }
+
+  #backOff(): void {
+    this.#failedRuns++;
+    const pause = Math.min(this.#maxBackoffMs, this.#intervalMs * 2 ** (this.#failedRuns - 1));
+    this.#pausedUntil = Date.now() + pause;
+  }
+
+  /** Claim and handle one batch. */
+  runOnce(): Promise<BatchResult> {
+    return withTransaction(this.db, async (client) => {
+      const { rows } = await client.query<{ id: string; event: E }>(
+        `SELECT id, event FROM ${this.#table} WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.#batchSize],
+      );
+      let published = 0;
+      for (const row of rows) {
+        try {
+          await this.handle(row.event);
+          await client.query(`UPDATE ${this.#table} SET published_at = now() WHERE id = $1`, [row.id]);
+          this.#relayed.inc({ outcome: 'published' });
+          published++;
+        } catch (err) {
+          await client.query(`UPDATE ${this.#table} SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [
+            row.id,
+            String(err),
+          ]);
+          this.#relayed.inc({ outcome: 'failed' });
+          this.#logger.warn({ err, outboxId: row.id }, 'outbox row not published; will retry');
+        }
+      }
+      return { seen: rows.length, published };
+    });
+  }
+}

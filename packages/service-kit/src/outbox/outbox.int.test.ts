@@ -1,0 +1,111 @@
+import { createTestDatabase, type TestDatabase, waitFor } from '@storefront/testing';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createPool, migrate, withTransaction } from '../database.js';
+import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
+import { appendToOutbox, outboxTableSql } from './outbox-table.js';
+
+type TestEvent = { type: 'test'; n: number };
+
+let db: TestDatabase;
+let pool: pg.Pool;
+const logger = pino({ level: 'silent' });
+const relays: OutboxRelay<TestEvent>[] = [];
+const pools: pg.Pool[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase(inject('postgresUrl'), 'outbox');
+  pool = createPool(db.url);
+  await migrate(pool, [{ id: '001_outbox', sql: outboxTableSql() }]);
+});
+beforeEach(async () => {
+  await Promise.all(relays.splice(0).map((r) => r.stop()));
+  await pool.query('TRUNCATE outbox');
+});
+afterAll(async () => {
+  await Promise.all(relays.map((r) => r.stop()));
+  await Promise.all([...pools, pool].map((p) => p.end()));
+  await db.drop();
+});
+
+const append = (from: number, count: number) =>
+  withTransaction(pool, async (client) => {
+    for (let n = from; n < from + count; n++) await appendToOutbox(client, { type: 'test', n } satisfies TestEvent);
+  });
+const pendingRows = async () => Number((await pool.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0].n);
+const relay = (handle: (event: TestEvent) => Promise<void>, options: Partial<OutboxRelayOptions> = {}, on = pool) => {
+  const r = new OutboxRelay<TestEvent>(on, handle, { logger, registry: new Registry(), ...options });
+  relays.push(r);
+  return r;
+};
+
+describe('OutboxRelay', () => {
+  it('publishes every row exactly once with three relays on their own connections working at the same time', async () => {
+    await append(0, 300);
+    const seen: number[] = [];
+    const handle = async (event: TestEvent) => {
+      seen.push(event.n);
+      await new Promise((r) => setImmediate(r));
+    };
+    for (let i = 0; i < 3; i++) {
+      const own = createPool(db.url, { max: 2 });
+      pools.push(own);
+      relay(handle, { batchSize: 20, intervalMs: 20 }, own).start();
+    }
+    await waitFor(async () => (await pendingRows()) === 0, { timeoutMs: 20_000, description: 'every row published' });
+    expect(seen).toHaveLength(300);
+    expect(new Set(seen).size).toBe(300);
+  });
+
+  it('keeps a failed row pending with its error, and publishes it once the handler succeeds', async () => {
+    await append(0, 3);
+    let down = true;
+    const published: number[] = [];
+    const r = relay(async (event) => {
+      if (down && event.n === 1) throw new Error('queue unreachable');
+      published.push(event.n);
+    });
+    expect(await r.runOnce()).toEqual({ seen: 3, published: 2 });
+    const stuck = (await pool.query("SELECT attempts, last_error FROM outbox WHERE event->>'n' = '1'")).rows[0];
+    expect(stuck).toMatchObject({ attempts: 1, last_error: 'Error: queue unreachable' });
+    down = false;
+    expect(await r.runOnce()).toEqual({ seen: 1, published: 1 });
+    expect(published).toEqual([0, 2, 1]);
+  });
+
+  it('pauses while nothing can be published: transactions and handler calls stay bounded, then it catches up once', async () => {
+    // 120 rows and a handler whose dependency is down. Before the fix, a full batch that
+    // published nothing was re-selected at once, forever: thousands of transactions a second.
+    await append(0, 120);
+    let down = true;
+    let calls = 0;
+    const published: number[] = [];
+    const counted = createPool(db.url, { max: 2 });
+    pools.push(counted);
+    let transactions = 0;
+    counted.on('acquire', () => transactions++);
+    const r = relay(
+      async (event) => {
+        calls++;
+        if (down) throw new Error('redis unreachable');
+        published.push(event.n);
+      },
+      { batchSize: 50, intervalMs: 50, maxBackoffMs: 400 },
+      counted,
+    );
+    r.start();
+    const windowMs = 2_000;
+    const kicks = setInterval(() => r.kick(), 10); // new orders keep nudging it
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    clearInterval(kicks);
+    // Pauses of 50, 100, 200, 400, 400 … ms: about 8 failed runs in 2 s; allow twice that.
+    expect(transactions).toBeLessThanOrEqual(16);
+    expect(calls).toBeLessThanOrEqual(16 * 50);
+    expect(transactions).toBeGreaterThanOrEqual(3); // it kept trying
+    down = false;
+    await waitFor(async () => (await pendingRows()) === 0, { timeoutMs: 5_000, description: 'the backlog published' });
+    expect(published.sort((a, b) => a - b)).toEqual(Array.from({ length: 120 }, (_, n) => n));
+  });
+});
