@@ -1,15 +1,14 @@
-import { baseEnv, envFields, loadConfig } from '@storefront/service-kit';
+import { serviceEnv, timeoutEnv } from '@storefront/service-defaults';
+import { envFields, loadConfig } from '@storefront/service-kit';
 import { z } from 'zod';
 
-const CatalogEnv = baseEnv.extend({
+const CatalogEnv = serviceEnv.extend({
   /** Default 3101. */
   PORT: envFields.port.default(3101),
   /** Catalog's own Postgres database. */
   DATABASE_URL: envFields.postgresUrl,
   /** Bearer token for admin routes (POST/PATCH products, restock). At least 16 characters. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
-  /** Registry record TTL. Default 5 000 ms. */
-  REGISTRY_TTL_MS: z.coerce.number().int().min(300).default(5000),
   /** Product cache freshness in Redis. Default 60 000 ms. */
   CACHE_TTL_MS: z.coerce.number().int().min(100).default(60_000),
   /** In-process (L1) cache freshness. Default 5 000 ms. */
@@ -18,6 +17,8 @@ const CatalogEnv = baseEnv.extend({
   CATALOG_CACHE: z.enum(['on', 'off']).default('on'),
   /** Lock lease TTL for stock changes. Default 5 000 ms. */
   STOCK_LOCK_TTL_MS: z.coerce.number().int().min(100).default(5_000),
+  /** How long a stock change waits for its locks before answering 503 (service-defaults' timeouts). */
+  STOCK_LOCK_WAIT: timeoutEnv.STOCK_LOCK_WAIT,
 });
 
 export type CatalogConfig = z.output<typeof CatalogEnv>;

@@ -1,59 +1,45 @@
 import { randomUUID } from 'node:crypto';
-import { keys, type Product } from '@storefront/contracts';
-import { EventBus, RedisConnections, RedisLock, TwoTierCache } from '@storefront/redis-kit';
-import { createMetrics, createPool, Health, migrate } from '@storefront/service-kit';
+import { ServiceHost } from '@storefront/service-defaults';
+import { createPool } from '@storefront/service-kit';
 import { createTestDatabase, type TestDatabase } from '@storefront/testing';
 import type { Express } from 'express';
 import type pg from 'pg';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { migrations } from '../src/db/migrations.js';
-import { CatalogService } from '../src/domain/catalog-service.js';
-import { ProductStore } from '../src/domain/product-store.js';
-import { StockService } from '../src/domain/stock-service.js';
+import { compose } from '../src/compose.js';
+import { type CatalogConfig, loadCatalogConfig } from '../src/config.js';
 
 const ADMIN = 'test-admin-token-0123456789';
 const auth = { authorization: `Bearer ${ADMIN}` };
 
 let db: TestDatabase;
 let pool: pg.Pool;
-const connections: RedisConnections[] = [];
+const hosts: ServiceHost<CatalogConfig>[] = [];
 
-/** One catalog instance: its own Redis connections and cache, sharing Redis and Postgres. */
+/** One catalog instance, composed in-process as main.ts does; instances share Redis and Postgres. */
 const instance = async (): Promise<Express> => {
-  const redis = new RedisConnections({ url: inject('redisUrl') }, 'test');
-  connections.push(redis);
-  const command = redis.open('command');
-  const cache = new TwoTierCache<Product>(command, redis.open('subscriber'), {
-    namespace: 'product',
-    key: keys.catalog.productCache,
+  const config = loadCatalogConfig({
+    REDIS_URL: inject('redisUrl'),
+    DATABASE_URL: db.url,
+    ADMIN_TOKEN: ADMIN,
+    // The 60-reservation race queues behind one SKU lock: give waiters room.
+    STOCK_LOCK_WAIT: '20s',
   });
-  await cache.start();
-  const products = new ProductStore(pool);
-  const catalog = new CatalogService(products, cache, new EventBus(command, redis.open('subscriber')));
-  const stock = new StockService(pool, products, new RedisLock(command, { acquireTimeoutMs: 20_000 }), catalog);
-  return createApp({
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics('catalog'),
-    health: new Health(),
-    catalog,
-    stock,
-    adminToken: ADMIN,
-  });
+  const host = new ServiceHost({ service: 'catalog', config, logger: pino({ level: 'silent' }) });
+  hosts.push(host);
+  return (await compose(host)).app;
 };
 
 let a: Express;
 let b: Express;
 beforeAll(async () => {
   db = await createTestDatabase(inject('postgresUrl'), 'catalog');
-  pool = createPool(db.url, { max: 20 });
-  await migrate(pool, migrations);
   [a, b] = [await instance(), await instance()];
+  pool = createPool(db.url);
 });
 afterAll(async () => {
-  await Promise.all(connections.map((c) => c.quitAll()));
+  await Promise.all(hosts.map((h) => h.close()));
   await pool.end();
   await db.drop();
 });

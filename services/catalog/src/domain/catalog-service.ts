@@ -1,14 +1,20 @@
-import { type CreateProductRequest, newEvent, type Product, type UpdateProductRequest } from '@storefront/contracts';
+import {
+  type CreateProductRequest,
+  newEvent,
+  type Product,
+  type StorefrontEvent,
+  type UpdateProductRequest,
+} from '@storefront/contracts';
 import type { CacheTier, EventBus, TwoTierCache } from '@storefront/redis-kit';
 import { ConflictError, NotFoundError } from '@storefront/service-kit';
-import type { ProductStore } from './product-store.js';
+import type { ProductStore } from '../store/product-store.js';
 
 /** Product reads and admin writes. Reads go through the cache; writes update Postgres, then the cache, then announce. */
 export class CatalogService {
   constructor(
     private readonly products: ProductStore,
     private readonly cache: TwoTierCache<Product>,
-    private readonly events: EventBus,
+    private readonly events: EventBus<StorefrontEvent>,
     /** false: read Postgres every time (only to measure what the cache is worth). */
     private readonly cacheReads = true,
   ) {}

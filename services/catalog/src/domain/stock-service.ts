@@ -2,28 +2,9 @@ import { keys, type OrderItemInput, type Product, type ReservationRequest } from
 import type { Lease, RedisLock } from '@storefront/redis-kit';
 import { DependencyUnavailableError, NotFoundError, withTransaction } from '@storefront/service-kit';
 import type pg from 'pg';
+import type { ProductStore } from '../store/product-store.js';
+import type { ReservationStore, StoredReservation } from '../store/reservation-store.js';
 import type { CatalogService } from './catalog-service.js';
-import type { ProductStore } from './product-store.js';
-
-/** What a reservation answers; the same body is returned for a repeated orderId. */
-export type ReservationResult =
-  | { orderId: string; status: 'reserved'; items: { productId: string; quantity: number; unitPriceCents: number }[] }
-  | { orderId: string; status: 'rejected'; shortProductId: string }
-  | { orderId: string; status: 'released' };
-
-interface ReservationRow {
-  order_id: string;
-  status: 'reserved' | 'rejected' | 'released';
-  items: { productId: string; quantity: number; unitPriceCents: number }[];
-  short_product_id: string | null;
-}
-
-const toResult = (row: ReservationRow): ReservationResult =>
-  row.status === 'rejected'
-    ? { orderId: row.order_id, status: 'rejected', shortProductId: row.short_product_id ?? '' }
-    : row.status === 'released'
-      ? { orderId: row.order_id, status: 'released' }
-      : { orderId: row.order_id, status: 'reserved', items: row.items };
 
 type Change = { before: Product; after: Product };
 
@@ -42,18 +23,23 @@ export class StockService {
   constructor(
     private readonly db: pg.Pool,
     private readonly products: ProductStore,
+    private readonly reservations: ReservationStore,
     private readonly lock: RedisLock,
     private readonly catalog: CatalogService,
   ) {}
 
-  /** Reserve every item or none. A repeated orderId returns the first result. */
-  async reserve({ orderId, items }: ReservationRequest): Promise<ReservationResult> {
-    const existing = await this.#find(orderId);
+  /**
+   * Reserve every item or none: `reserved` with each line at the price read under the
+   * lock, or `rejected` naming the first short product. A repeated orderId returns the
+   * first answer. An unknown product throws {@link NotFoundError} naming it, and nothing is stored.
+   */
+  async reserve({ orderId, items }: ReservationRequest): Promise<StoredReservation> {
+    const existing = await this.reservations.find(orderId);
     if (existing) return existing;
     const lockKeys = items.map((i) => keys.catalog.stockLock(i.productId));
     const { result, changes } = await this.lock.withLocks(lockKeys, (leases) =>
       withTransaction(this.db, async (client) => {
-        const again = await this.#find(orderId, client);
+        const again = await this.reservations.find(orderId, client);
         if (again) return { result: again, changes: [] };
         const sorted = [...items].sort((a, b) => a.productId.localeCompare(b.productId));
         const current = new Map<string, Product>();
@@ -64,18 +50,12 @@ export class StockService {
         }
         const short = sorted.find((i) => (current.get(i.productId)?.stock ?? 0) < i.quantity);
         if (short) {
-          await client.query(
-            "INSERT INTO reservations (order_id, status, items, short_product_id) VALUES ($1, 'rejected', $2, $3)",
-            [orderId, JSON.stringify(items), short.productId],
-          );
-          return { result: { orderId, status: 'rejected', shortProductId: short.productId } as const, changes: [] };
+          await this.reservations.insertRejected(client, orderId, items, short.productId);
+          return { result: { orderId, status: 'rejected', productId: short.productId } as const, changes: [] };
         }
         const changes = await this.#apply(client, sorted, -1, leases);
         const reserved = sorted.map((i) => ({ ...i, unitPriceCents: current.get(i.productId)?.priceCents ?? 0 }));
-        await client.query("INSERT INTO reservations (order_id, status, items) VALUES ($1, 'reserved', $2)", [
-          orderId,
-          JSON.stringify(reserved),
-        ]);
+        await this.reservations.insertReserved(client, orderId, reserved);
         return { result: { orderId, status: 'reserved', items: reserved } as const, changes };
       }),
     );
@@ -89,26 +69,21 @@ export class StockService {
    * up waiting, its request was still queued here) is refused instead of taking stock
    * that no order will ever own.
    */
-  async release(orderId: string): Promise<ReservationResult | undefined> {
-    const tomb = await this.db.query(
-      "INSERT INTO reservations (order_id, status, items) VALUES ($1, 'released', '[]') ON CONFLICT (order_id) DO NOTHING",
-      [orderId],
-    );
-    if (tomb.rowCount === 1) return { orderId, status: 'released' };
-    const existing = await this.#findRow(orderId);
-    if (existing?.status !== 'reserved') return existing && toResult(existing);
+  async release(orderId: string): Promise<void> {
+    if (await this.reservations.insertTombstone(orderId)) return;
+    const existing = await this.reservations.find(orderId);
+    if (existing?.status !== 'reserved') return;
     const lockKeys = existing.items.map((i) => keys.catalog.stockLock(i.productId));
-    const { result, changes } = await this.lock.withLocks(lockKeys, (leases) =>
+    const changes = await this.lock.withLocks(lockKeys, (leases) =>
       withTransaction(this.db, async (client) => {
-        const row = await this.#findRow(orderId, client, true);
-        if (row?.status !== 'reserved') return { result: row && toResult(row), changes: [] };
+        const row = await this.reservations.find(orderId, client, true);
+        if (row?.status !== 'reserved') return [];
         const changes = await this.#apply(client, row.items, +1, leases);
-        await client.query("UPDATE reservations SET status = 'released', updated_at = now() WHERE order_id = $1", [orderId]);
-        return { result: { orderId, status: 'released' } as const, changes };
+        await this.reservations.markReleased(client, orderId);
+        return changes;
       }),
     );
     await this.#announce(changes, 'released');
-    return result;
   }
 
   /** Add stock (admin). */
@@ -142,22 +117,5 @@ export class StockService {
 
   async #announce(changes: Change[], reason: 'reserved' | 'released' | 'restocked'): Promise<void> {
     await Promise.all(changes.map((c) => this.catalog.stockChanged(c.before, c.after, reason)));
-  }
-
-  async #find(orderId: string, client?: pg.PoolClient): Promise<ReservationResult | undefined> {
-    const row = await this.#findRow(orderId, client);
-    return row && toResult(row);
-  }
-
-  async #findRow(
-    orderId: string,
-    client: pg.Pool | pg.PoolClient = this.db,
-    forUpdate = false,
-  ): Promise<ReservationRow | undefined> {
-    const { rows } = await client.query<ReservationRow>(
-      `SELECT order_id, status, items, short_product_id FROM reservations WHERE order_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
-      [orderId],
-    );
-    return rows[0];
   }
 }

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { newEvent, type Order, type OrderItem, type PlaceOrderRequest } from '@storefront/contracts';
-import { ConflictError, NotFoundError, toProblem, ValidationError } from '@storefront/service-kit';
-import type { CatalogClient } from './catalog-client.js';
-import type { OrderStore } from './order-store.js';
+import { newEvent, type Order, type PlaceOrderRequest } from '@storefront/contracts';
+import { ConflictError, NotFoundError } from '@storefront/service-kit';
+import type { CatalogClient } from '../clients/catalog-client.js';
+import type { OrderStore } from '../store/order-store.js';
 
-/** The answer to `POST /orders`, stored for idempotent replay. */
-export interface PlaceResult {
-  status: number;
-  body: unknown;
-}
+/** What placing an order came to. The HTTP route turns it into an answer. */
+export type PlaceOutcome =
+  | { outcome: 'placed'; order: Order }
+  | { outcome: 'insufficient_stock'; productId: string }
+  | { outcome: 'unknown_product'; productId: string };
 
-/** The order rules: price, reserve, store with its outbox event; pay; cancel; expire. */
+/** The order rules: reserve, store with its outbox event; pay; cancel; expire. */
 export class OrderService {
   constructor(
     private readonly orders: OrderStore,
@@ -21,23 +21,11 @@ export class OrderService {
   ) {}
 
   /**
-   * Place an order: price every item through catalog (cache fallback), reserve the
-   * stock, then write the order and its `order.placed` event in one transaction.
-   * Insufficient stock is an answer (409), returned rather than thrown, so it is replayed.
+   * Place an order: one call to catalog reserves every item (at catalog's current prices)
+   * or answers which product is short or unknown; then the order and its `order.placed`
+   * event are written in one transaction.
    */
-  async place(request: PlaceOrderRequest): Promise<PlaceResult> {
-    await Promise.all(
-      request.items.map(async (item, index) => {
-        try {
-          await this.catalog.price(item.productId);
-        } catch (error) {
-          if (error instanceof NotFoundError) {
-            throw new ValidationError([{ path: `body.items.${index}.productId`, message: `unknown product ${item.productId}` }]);
-          }
-          throw error;
-        }
-      }),
-    );
+  async place(request: PlaceOrderRequest): Promise<PlaceOutcome> {
     const orderId = randomUUID();
     let reservation: Awaited<ReturnType<CatalogClient['reserve']>>;
     try {
@@ -49,13 +37,8 @@ export class OrderService {
       await this.catalog.release(orderId).catch(() => {});
       throw error;
     }
-    if ('shortProductId' in reservation) {
-      const conflict = new ConflictError(`Not enough stock for ${reservation.shortProductId}`, 'insufficient_stock', {
-        extensions: { productId: reservation.shortProductId },
-      });
-      return { status: 409, body: toProblem(conflict) };
-    }
-    const items: OrderItem[] = reservation.items;
+    if (reservation.status !== 'reserved') return { outcome: reservation.status, productId: reservation.productId };
+    const { items } = reservation;
     const now = new Date().toISOString();
     const draft: Order = {
       id: orderId,
@@ -77,7 +60,7 @@ export class OrderService {
       throw error;
     }
     this.onOutboxWrite();
-    return { status: 201, body: order };
+    return { outcome: 'placed', order };
   }
 
   async get(id: string): Promise<Order> {

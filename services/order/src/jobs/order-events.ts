@@ -8,7 +8,7 @@ import {
 } from '@storefront/contracts';
 import type { EventBus } from '@storefront/redis-kit';
 import type { Queue } from 'bullmq';
-import type { CatalogClient } from '../domain/catalog-client.js';
+import type { CatalogClient } from '../clients/catalog-client.js';
 
 const MESSAGES = {
   'order.placed': 'Your order is reserved; pay to confirm it.',
@@ -22,8 +22,8 @@ export const orderEventHandler =
   (deps: {
     notifications: Queue<NotificationJob>;
     expiries: Queue<OrderExpiryJob>;
-    events: EventBus;
-    catalog: CatalogClient;
+    events: EventBus<StorefrontEvent>;
+    catalog: Pick<CatalogClient, 'release'>;
     paymentTimeoutMs: number;
   }) =>
   async (event: StorefrontEvent): Promise<void> => {

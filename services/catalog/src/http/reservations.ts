@@ -1,9 +1,13 @@
-import { OrderId, ReservationRequest } from '@storefront/contracts';
+import { OrderId, ReservationRequest, type ReservationResponse } from '@storefront/contracts';
 import { ConflictError, parseOrThrow } from '@storefront/service-kit';
 import { Router } from 'express';
 import type { StockService } from '../domain/stock-service.js';
 
-/** `/reservations`: stock for an order, all items or none; repeating an orderId returns the first result. */
+/**
+ * `/reservations` (order → catalog): stock for an order, all items or none; repeating an
+ * orderId returns the first answer. 201 `ReservationResponse`; 409 `insufficient_stock`
+ * naming `productId`; 404 naming an unknown `productId`; 409 for an orderId already released.
+ */
 export const reservationRoutes = (stock: StockService): Router => {
   const router = Router();
 
@@ -11,12 +15,12 @@ export const reservationRoutes = (stock: StockService): Router => {
     const request = parseOrThrow(ReservationRequest, req.body, 'body');
     const result = await stock.reserve(request);
     if (result.status === 'rejected') {
-      throw new ConflictError(`Not enough stock for ${result.shortProductId}`, 'insufficient_stock', {
-        extensions: { orderId: result.orderId, productId: result.shortProductId },
+      throw new ConflictError(`Not enough stock for ${result.productId}`, 'insufficient_stock', {
+        extensions: { orderId: result.orderId, productId: result.productId },
       });
     }
     if (result.status === 'released') throw new ConflictError(`Reservation ${result.orderId} was already released`);
-    res.status(201).json(result);
+    res.status(201).json(result satisfies ReservationResponse);
   });
 
   router.delete('/reservations/:orderId', async (req, res) => {

@@ -1,4 +1,4 @@
-import type { Migration } from '@storefront/service-kit';
+import { type Migration, outboxTableSql } from '@storefront/service-kit';
 
 /**
  * Orders and their outbox. An order and the event announcing it are written in one
@@ -21,17 +21,5 @@ export const migrations: Migration[] = [
       );
       CREATE INDEX orders_customer ON orders (customer_id, created_at)`,
   },
-  {
-    id: '002_outbox',
-    sql: `
-      CREATE TABLE outbox (
-        id bigserial PRIMARY KEY,
-        event jsonb NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        published_at timestamptz,
-        attempts integer NOT NULL DEFAULT 0,
-        last_error text
-      );
-      CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL`,
-  },
+  { id: '002_outbox', sql: outboxTableSql() },
 ];

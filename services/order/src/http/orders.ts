@@ -5,13 +5,36 @@ import {
   IdempotencyMismatchError,
   type IdempotencyStore,
   type RateLimiter,
+  type StoredResponse,
 } from '@storefront/redis-kit';
-import { AppError, ConflictError, parseOrThrow, ValidationError } from '@storefront/service-kit';
+import { AppError, ConflictError, parseOrThrow, toProblem, ValidationError } from '@storefront/service-kit';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { OrderService } from '../domain/order-service.js';
+import type { OrderService, PlaceOutcome } from '../domain/order-service.js';
 
 const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8-128 letters, digits, "-" or "_"');
+
+/**
+ * The HTTP answer to a placing outcome, stored for idempotent replay. Insufficient stock
+ * is an answer (409) and is replayed; an unknown product is the request's fault (400 on
+ * `items.N.productId`) and is thrown, which frees the key for a corrected retry.
+ */
+const toResponse = (result: PlaceOutcome, items: { productId: string }[]): StoredResponse => {
+  switch (result.outcome) {
+    case 'placed':
+      return { status: 201, body: result.order };
+    case 'insufficient_stock': {
+      const conflict = new ConflictError(`Not enough stock for ${result.productId}`, 'insufficient_stock', {
+        extensions: { productId: result.productId },
+      });
+      return { status: 409, body: toProblem(conflict) };
+    }
+    case 'unknown_product': {
+      const index = items.findIndex((i) => i.productId === result.productId);
+      throw new ValidationError([{ path: `body.items.${index}.productId`, message: `unknown product ${result.productId}` }]);
+    }
+  }
+};
 
 /** `/orders`: place (idempotent, rate-limited), read, pay, cancel. */
 export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore, limiter: RateLimiter): Router => {
@@ -34,8 +57,8 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
 
     let outcome: Awaited<ReturnType<IdempotencyStore['execute']>>;
     try {
-      outcome = await idempotency.execute(keys.order.idempotency(body.customerId, key), fingerprint(body), () =>
-        orders.place(body),
+      outcome = await idempotency.execute(keys.order.idempotency(body.customerId, key), fingerprint(body), async () =>
+        toResponse(await orders.place(body), body.items),
       );
     } catch (error) {
       if (error instanceof IdempotencyMismatchError) throw new AppError(422, 'idempotency_key_reused', error.message);
@@ -45,7 +68,8 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
     }
     const { response, replayed } = outcome;
     if (replayed) res.setHeader('idempotent-replayed', 'true');
-    if (response.status >= 400) res.type('application/problem+json');
+    // Stored as text: the replay must answer byte for byte what the first request answered.
+    res.type(response.status >= 400 ? 'application/problem+json' : 'application/json');
     res.status(response.status).send(JSON.stringify(response.body));
   });
 

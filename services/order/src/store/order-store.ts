@@ -1,5 +1,5 @@
 import type { Order, OrderItem, OrderStatus, StorefrontEvent } from '@storefront/contracts';
-import { withTransaction } from '@storefront/service-kit';
+import { appendToOutbox, withTransaction } from '@storefront/service-kit';
 import type pg from 'pg';
 
 interface OrderRow {
@@ -24,9 +24,6 @@ const toOrder = (row: OrderRow): Order => ({
   updatedAt: row.updated_at.toISOString(),
 });
 
-const addToOutbox = (client: pg.PoolClient, event: StorefrontEvent) =>
-  client.query('INSERT INTO outbox (event) VALUES ($1)', [JSON.stringify(event)]);
-
 /** Orders in Postgres; every state change writes its event to the outbox in the same transaction. */
 export class OrderStore {
   constructor(private readonly db: pg.Pool) {}
@@ -45,7 +42,7 @@ export class OrderStore {
         [order.id, order.customerId, JSON.stringify(order.items), order.totalCents, expiresAt],
       );
       const stored = toOrder(rows[0]!);
-      await addToOutbox(client, placed(stored));
+      await appendToOutbox(client, placed(stored));
       return stored;
     });
   }
@@ -67,7 +64,7 @@ export class OrderStore {
       );
       if (!rows[0]) return undefined;
       const order = toOrder(rows[0]);
-      await addToOutbox(client, event(order));
+      await appendToOutbox(client, event(order));
       return order;
     });
   }

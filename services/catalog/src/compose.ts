@@ -1,0 +1,52 @@
+import { channels, keys, type Product } from '@storefront/contracts';
+import { RedisLock, TwoTierCache } from '@storefront/redis-kit';
+import type { ServiceHost } from '@storefront/service-defaults';
+import { requireBearer } from '@storefront/service-kit';
+import type { CatalogConfig } from './config.js';
+import { CatalogService } from './domain/catalog-service.js';
+import { StockService } from './domain/stock-service.js';
+import { productRoutes } from './http/products.js';
+import { reservationRoutes } from './http/reservations.js';
+import { migrations } from './store/migrations.js';
+import { ProductStore } from './store/product-store.js';
+import { ReservationStore } from './store/reservation-store.js';
+
+/**
+ * Catalog's wiring: products through the two-tier cache, stock under per-SKU locks,
+ * registered in the registry. main.ts, the component tests and every tool compose it here.
+ */
+export const compose = async (host: ServiceHost<CatalogConfig>) => {
+  const { config } = host;
+  const registry = host.metrics.registry;
+  const redis = await host.redis();
+  const db = await host.database(config.DATABASE_URL, migrations);
+  const cacheRedis = host.cacheRedis();
+  const cache = new TwoTierCache<Product>(cacheRedis.command, cacheRedis.subscriber, {
+    namespace: 'product',
+    key: keys.catalog.productCache,
+    channel: channels.cacheInvalidation('product'),
+    ttlMs: config.CACHE_TTL_MS,
+    l1: config.CACHE_L1_TTL_MS > 0 ? { max: 10_000, ttlMs: config.CACHE_L1_TTL_MS } : false,
+    negativeTtlMs: 2_000,
+    registry,
+  });
+  await cache.start();
+  host.shutdown.add('workers', 'stop cache listener', () => cache.stop());
+  const products = new ProductStore(db);
+  const catalog = new CatalogService(products, cache, await host.events(), config.CATALOG_CACHE === 'on');
+  // A hot SKU serialises its reservations: waiters retry on a short jittered delay (5 ms
+  // base, capped by the holder's remaining TTL) so hand-offs are quick; docs/benchmarks.md.
+  const lock = new RedisLock(redis, {
+    ttlMs: config.STOCK_LOCK_TTL_MS,
+    acquireTimeoutMs: config.STOCK_LOCK_WAIT,
+    retryDelayMs: 5,
+    registry,
+  });
+  const stock = new StockService(db, products, new ReservationStore(db), lock, catalog);
+  host.joinRegistry();
+  const app = host.httpApp((app) => {
+    app.use(productRoutes(catalog, stock, requireBearer(config.ADMIN_TOKEN)));
+    app.use(reservationRoutes(stock));
+  });
+  return { app, cache };
+};

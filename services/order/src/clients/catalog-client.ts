@@ -1,0 +1,113 @@
+import { type OrderItem, type OrderItemInput, ReservationResponse } from '@storefront/contracts';
+import type { Discovery } from '@storefront/redis-kit';
+import { createBreaker, DependencyUnavailableError } from '@storefront/service-kit';
+import type { Registry } from 'prom-client';
+
+/** Catalog's answer to a reservation, as the order domain uses it. */
+export type Reservation =
+  | { status: 'reserved'; items: OrderItem[] }
+  | { status: 'insufficient_stock'; productId: string }
+  | { status: 'unknown_product'; productId: string };
+
+/** Options for {@link CatalogClient}. */
+export interface CatalogClientOptions {
+  /**
+   * How long a reservation or a release may take (`RESERVATION_TIMEOUT`): longer than
+   * catalog's stock-lock wait, so catalog answers definitely rather than order giving up
+   * on a request that may still succeed (service-defaults' timeouts check it at start).
+   */
+  timeoutMs: number;
+  /** The breaker stays open this long. Default 5 000 ms. */
+  resetTimeoutMs?: number;
+  /** Where `circuit_breaker_state{breaker="catalog"}` goes. */
+  registry: Registry;
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const parseBody = (text: string): Record<string, unknown> => {
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    return { detail: text.slice(0, 200) };
+  }
+};
+
+/**
+ * Order's one way to catalog: an instance from the registry (never a fixed URL), another
+ * instance when the first cannot be reached, all behind an opossum breaker named `catalog`.
+ * Placing an order crosses once: `reserve` (which also answers unknown products).
+ */
+export class CatalogClient {
+  readonly #call: (method: string, path: string, body?: unknown) => Promise<Answer>;
+
+  constructor(
+    private readonly discovery: Discovery,
+    private readonly options: CatalogClientOptions,
+  ) {
+    this.#call = createBreaker((method: string, path: string, body?: unknown) => this.#request(method, path, body), {
+      name: 'catalog',
+      registry: options.registry,
+      timeoutMs: options.timeoutMs + 1_000,
+      resetTimeoutMs: options.resetTimeoutMs ?? 5_000,
+    }).call;
+  }
+
+  /** Reserve every item or none. Throws `DependencyUnavailableError` when catalog cannot answer. */
+  async reserve(orderId: string, items: OrderItemInput[]): Promise<Reservation> {
+    const { status, body } = await this.#call('POST', '/reservations', { orderId, items });
+    if (status === 201) return { status: 'reserved', items: ReservationResponse.parse(body).items };
+    if (status === 409 && body.code === 'insufficient_stock') {
+      return { status: 'insufficient_stock', productId: String(body.productId) };
+    }
+    if (status === 404 && typeof body.productId === 'string') return { status: 'unknown_product', productId: body.productId };
+    // 400 (we sent something catalog's contract refuses) or 409 (this orderId was released):
+    // a bug or a race, never the customer's input.
+    throw new DependencyUnavailableError('catalog', { cause: new Error(`catalog answered ${status}: ${String(body.detail)}`) });
+  }
+
+  /** Release an order's reservation (idempotent on catalog's side). */
+  async release(orderId: string): Promise<void> {
+    const { status, body } = await this.#call('DELETE', `/reservations/${orderId}`);
+    if (status !== 204) throw new Error(`catalog answered ${status} to a release: ${String(body.detail)}`);
+  }
+
+  /** One request; 5xx, unreachable and timed-out answers throw (and count against the breaker). */
+  async #request(method: string, path: string, body: unknown): Promise<Answer> {
+    // One retry on another instance when the first cannot be reached (crashed, not yet expired from the registry).
+    const attempts = Math.min(2, Math.max(1, this.discovery.instances().length));
+    let lastError: unknown;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      let instance: ReturnType<Discovery['pick']>;
+      try {
+        instance = this.discovery.pick();
+      } catch (error) {
+        throw new DependencyUnavailableError('catalog', { cause: error });
+      }
+      let res: Response;
+      try {
+        res = await fetch(`http://${instance.host}:${instance.port}${path}`, {
+          method,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+      } catch (error) {
+        // A timeout is not a refusal: the request may still complete there, so do not send it
+        // to another instance as well; the caller decides (order releases the orderId).
+        if ((error as Error).name === 'TimeoutError') throw new DependencyUnavailableError('catalog', { cause: error });
+        this.discovery.reportFailure(instance.instanceId);
+        lastError = error;
+        continue;
+      }
+      const answer: Answer = { status: res.status, body: parseBody(await res.text()) };
+      if (res.status < 500) return answer;
+      this.discovery.reportFailure(instance.instanceId);
+      lastError = new Error(`catalog ${instance.instanceId} answered ${res.status}: ${String(answer.body.detail)}`);
+    }
+    throw new DependencyUnavailableError('catalog', { cause: lastError });
+  }
+}

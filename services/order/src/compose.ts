@@ -1,0 +1,49 @@
+import { keys, type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
+import { IdempotencyStore, RateLimiter } from '@storefront/redis-kit';
+import type { ServiceHost } from '@storefront/service-defaults';
+import { CatalogClient } from './clients/catalog-client.js';
+import type { OrderConfig } from './config.js';
+import { OrderService } from './domain/order-service.js';
+import { orderRoutes } from './http/orders.js';
+import { expireOrder } from './jobs/expiry-worker.js';
+import { orderEventHandler } from './jobs/order-events.js';
+import { migrations } from './store/migrations.js';
+import { OrderStore } from './store/order-store.js';
+
+/**
+ * Order's wiring: orders and their outbox in Postgres, catalog found through the
+ * registry, the outbox relayed to BullMQ and pub/sub, unpaid orders expired by a delayed
+ * job. main.ts, the component tests and every tool compose it here.
+ */
+export const compose = async (host: ServiceHost<OrderConfig>) => {
+  const { config } = host;
+  const registry = host.metrics.registry;
+  const redis = await host.redis();
+  const db = await host.database(config.DATABASE_URL, migrations);
+  const catalog = new CatalogClient(await host.discovery('catalog'), { timeoutMs: config.RESERVATION_TIMEOUT, registry });
+  const relay = host.outbox<StorefrontEvent>(
+    db,
+    orderEventHandler({
+      notifications: host.queue<NotificationJob>(queues.notifications),
+      expiries: host.queue<OrderExpiryJob>(queues.orderExpiry),
+      events: await host.events(),
+      catalog,
+      paymentTimeoutMs: config.ORDER_PAYMENT_TIMEOUT,
+    }),
+  );
+  const orders = new OrderService(new OrderStore(db), catalog, config.ORDER_PAYMENT_TIMEOUT, () => relay.kick());
+  host.worker(queues.orderExpiry, expireOrder(orders), { concurrency: 4 });
+  const idempotency = new IdempotencyStore(redis, { waitMs: 10_000, inFlightTtlMs: config.IDEMPOTENCY_IN_FLIGHT_TTL, registry });
+  const limiter = new RateLimiter(redis, {
+    name: 'orders',
+    points: config.ORDER_RATE_LIMIT_PER_MINUTE,
+    durationSeconds: 60,
+    keyPrefix: keys.order.rateLimitPrefix,
+    registry,
+  });
+  host.joinRegistry();
+  const app = host.httpApp((app) => {
+    app.use(orderRoutes(orders, idempotency, limiter));
+  });
+  return { app, orders, relay, db };
+};

@@ -1,0 +1,81 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { REGISTRY_PREFIX } from '@storefront/contracts';
+import { createRedis, type RedisClient, ServiceRegistration } from '@storefront/redis-kit';
+
+/** One request the stub received. */
+export interface StubCall {
+  method: string;
+  path: string;
+  body: { orderId?: string; items?: { productId: string; quantity: number }[] } | undefined;
+}
+
+/** How the stub answers `POST /reservations`. */
+export type StubMode =
+  | { kind: 'reserve'; unitPriceCents: number }
+  | { kind: 'short'; productId: string }
+  | { kind: 'unknown'; productId: string }
+  | { kind: 'hang' };
+
+const readBody = async (req: IncomingMessage): Promise<StubCall['body']> => {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text ? JSON.parse(text) : undefined;
+};
+
+/**
+ * A small real catalog: an HTTP server that answers reservations as told, counts every
+ * request, and registers itself in the registry as `catalog`, so order finds it exactly as
+ * it finds the real one.
+ */
+export const startCatalogStub = async (redisUrl: string) => {
+  const calls: StubCall[] = [];
+  let mode: StubMode = { kind: 'reserve', unitPriceCents: 250 };
+  const server: Server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    calls.push({ method: req.method ?? '', path: req.url ?? '', body });
+    const json = (status: number, payload: unknown, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type }).end(JSON.stringify(payload));
+    };
+    if (req.method === 'DELETE' && req.url?.startsWith('/reservations/')) return void res.writeHead(204).end();
+    if (req.method !== 'POST' || req.url !== '/reservations') return json(404, { code: 'not_found' });
+    switch (mode.kind) {
+      case 'reserve': {
+        const price = mode.unitPriceCents;
+        return json(201, {
+          orderId: body?.orderId,
+          status: 'reserved',
+          items: body?.items?.map((i) => ({ ...i, unitPriceCents: price })),
+        });
+      }
+      case 'short':
+        return json(409, { status: 409, code: 'insufficient_stock', productId: mode.productId }, 'application/problem+json');
+      case 'unknown':
+        return json(404, { status: 404, code: 'not_found', productId: mode.productId }, 'application/problem+json');
+      case 'hang':
+        return; // never answers: the client's timeout must end it
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const redis: RedisClient = createRedis({ url: redisUrl });
+  // A long TTL: order's discovery keeps the stub while the test takes Redis away.
+  const registration = new ServiceRegistration(
+    redis,
+    { service: 'catalog', instanceId: 'catalog-stub', host: '127.0.0.1', port, startedAt: new Date().toISOString() },
+    { ttlMs: 60_000, prefix: REGISTRY_PREFIX },
+  );
+  await registration.start();
+  return {
+    calls,
+    answer(next: StubMode) {
+      mode = next;
+    },
+    async stop() {
+      await registration.stop().catch(() => {});
+      redis.disconnect();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+};
+export type CatalogStub = Awaited<ReturnType<typeof startCatalogStub>>;

@@ -1,0 +1,181 @@
+import { BULLMQ_PREFIX, type NotificationJob, type OrderExpiryJob, queues } from '@storefront/contracts';
+import { createRedis, type RedisClient } from '@storefront/redis-kit';
+import { ServiceHost } from '@storefront/service-defaults';
+import { createTestDatabase, type RedisProcess, startRedisServer, type TestDatabase, waitFor } from '@storefront/testing';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { compose } from '../src/compose.js';
+import { loadOrderConfig, type OrderConfig } from '../src/config.js';
+import { type CatalogStub, startCatalogStub } from './catalog-stub.js';
+
+// A private Redis for this file: the last test stops and restarts it.
+let redis: RedisProcess;
+let db: TestDatabase;
+let catalog: CatalogStub;
+const hosts: ServiceHost<OrderConfig>[] = [];
+const clients: RedisClient[] = [];
+
+/** Order composed in-process, as main.ts composes it, against the stub catalog. */
+const orderService = async (env: Record<string, string> = {}) => {
+  const config = loadOrderConfig({ REDIS_URL: redis.url, DATABASE_URL: db.url, DISCOVERY_REFRESH_MS: '100', ...env });
+  const host = new ServiceHost({ service: 'order', config, logger: pino({ level: 'silent' }) });
+  hosts.push(host);
+  return { host, ...(await compose(host)) };
+};
+let service: Awaited<ReturnType<typeof orderService>>;
+
+beforeAll(async () => {
+  redis = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
+  db = await createTestDatabase(inject('postgresUrl'), 'order');
+  catalog = await startCatalogStub(redis.url);
+  service = await orderService();
+});
+beforeEach(() => {
+  catalog.answer({ kind: 'reserve', unitPriceCents: 250 });
+  catalog.calls.length = 0;
+});
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.close()));
+  for (const c of clients) c.disconnect();
+  await catalog?.stop();
+  await redis?.stop();
+  await db?.drop();
+});
+
+let keyCounter = 0;
+const place = (body: object, key = `key-${Date.now()}-${keyCounter++}`) =>
+  request(service.app).post('/orders').set('idempotency-key', key).send(body);
+const orderRows = async (customerId: string) =>
+  Number((await service.db.query('SELECT count(*) AS n FROM orders WHERE customer_id = $1', [customerId])).rows[0].n);
+
+describe('placing an order', () => {
+  it('makes exactly one call to catalog, and prices the order from the reservation', async () => {
+    const res = await place({
+      customerId: 'c-one-call',
+      items: [
+        { productId: 'sku-a', quantity: 2 },
+        { productId: 'sku-b', quantity: 1 },
+      ],
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body).toMatchObject({ customerId: 'c-one-call', status: 'reserved', totalCents: 750 });
+    expect(catalog.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /reservations']);
+    expect(catalog.calls[0]?.body?.orderId).toBe(res.body.id);
+    expect(await orderRows('c-one-call')).toBe(1);
+  });
+
+  it('replays a repeated Idempotency-Key with the same answer, without calling catalog again', async () => {
+    const body = { customerId: 'c-replay', items: [{ productId: 'sku-a', quantity: 1 }] };
+    const first = await place(body, 'replay-key-0001');
+    const again = await place(body, 'replay-key-0001');
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(catalog.calls).toHaveLength(1);
+    expect(await orderRows('c-replay')).toBe(1);
+  });
+
+  it('answers a product catalog does not know with 400 on items.N.productId, from the one reservation call', async () => {
+    catalog.answer({ kind: 'unknown', productId: 'sku-ghost' });
+    const res = await place({
+      customerId: 'c-unknown',
+      items: [
+        { productId: 'sku-a', quantity: 1 },
+        { productId: 'sku-ghost', quantity: 1 },
+      ],
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    expect(res.body.errors).toEqual([{ path: 'body.items.1.productId', message: 'unknown product sku-ghost' }]);
+    expect(catalog.calls).toHaveLength(1);
+    expect(await orderRows('c-unknown')).toBe(0);
+  });
+
+  it('answers insufficient stock with 409 naming the product, and stores no order', async () => {
+    catalog.answer({ kind: 'short', productId: 'sku-a' });
+    const res = await place({ customerId: 'c-short', items: [{ productId: 'sku-a', quantity: 5 }] });
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'insufficient_stock', productId: 'sku-a' });
+    expect(catalog.calls).toHaveLength(1);
+    expect(await orderRows('c-short')).toBe(0);
+  });
+
+  it('answers 503 with Retry-After when catalog does not answer in RESERVATION_TIMEOUT, and releases the unknown outcome', async () => {
+    const impatient = await orderService({ RESERVATION_TIMEOUT: '600ms', STOCK_LOCK_WAIT: '300ms' });
+    catalog.answer({ kind: 'hang' });
+    const started = performance.now();
+    const res = await request(impatient.app)
+      .post('/orders')
+      .set('idempotency-key', 'timeout-key-0001')
+      .send({ customerId: 'c-timeout', items: [{ productId: 'sku-a', quantity: 1 }] });
+    const tookMs = performance.now() - started;
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(tookMs).toBeGreaterThanOrEqual(550);
+    expect(tookMs).toBeLessThan(3_000);
+    // The reservation may still complete in catalog: order releases that orderId (catalog tombstones it).
+    const [reserve, release] = catalog.calls;
+    expect(reserve?.method).toBe('POST');
+    expect(release?.method).toBe('DELETE');
+    expect(release?.path).toBe(`/reservations/${reserve?.body?.orderId}`);
+    expect(await orderRows('c-timeout')).toBe(0);
+  });
+});
+
+describe('the outbox', () => {
+  it('relays orders acknowledged while Redis is unreachable exactly once after it returns, and pauses meanwhile', async () => {
+    // Count order.placed on pub/sub: unlike BullMQ job ids, nothing deduplicates these.
+    const watcher = createRedis({ url: redis.url }, { role: 'subscriber' });
+    clients.push(watcher);
+    const published = new Map<string, number>();
+    watcher.on('message', (_channel: string, message: string) => {
+      const orderId = (JSON.parse(message) as { data: { orderId: string } }).data.orderId;
+      published.set(orderId, (published.get(orderId) ?? 0) + 1);
+    });
+    await watcher.subscribe('events:order.placed');
+    const port = redis.port;
+    const failedAttempts = async () =>
+      Number(/outbox_relayed_total\{outcome="failed"[^}]*\} (\d+)/.exec(await service.host.metrics.registry.metrics())?.[1] ?? 0);
+
+    await redis.stop();
+    // Redis is gone: the order path up to the commit needs only catalog and Postgres (the
+    // HTTP route also needs Redis for its Idempotency-Key, so this goes through the domain).
+    const placed: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const result = await service.orders.place({ customerId: 'c-offline', items: [{ productId: 'sku-a', quantity: 1 }] });
+      if (result.outcome !== 'placed') throw new Error(`not placed: ${result.outcome}`);
+      placed.push(result.order.id);
+    }
+    await waitFor(async () => (await failedAttempts()) >= 5, { description: 'the relay to try and fail' });
+    const pending = async () =>
+      Number(
+        (await service.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND event @> $1', [
+          JSON.stringify({ type: 'order.placed', data: { customerId: 'c-offline' } }),
+        ])).rows[0].n,
+      );
+    expect(await pending()).toBe(5);
+    const downSince = performance.now();
+    await waitFor(async () => performance.now() - downSince > 1_500, { description: 'Redis to stay down a while' });
+    // Paused, not spinning: 5 rows per run, runs doubling apart from 500 ms.
+    expect(await failedAttempts()).toBeLessThanOrEqual(5 * 4);
+
+    redis = await startRedisServer({ port, config: ['maxmemory-policy noeviction'] });
+    await waitFor(async () => (await pending()) === 0, { timeoutMs: 20_000, description: 'the outbox to drain' });
+    await waitFor(() => placed.every((id) => published.has(id)), { timeoutMs: 5_000, description: 'every order.placed' });
+    expect(placed.map((id) => published.get(id))).toEqual([1, 1, 1, 1, 1]);
+
+    const admin = createRedis({ url: redis.url }, { role: 'command' });
+    clients.push(admin);
+    const notifications = new Queue<NotificationJob>(queues.notifications, { connection: admin, prefix: BULLMQ_PREFIX });
+    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: BULLMQ_PREFIX });
+    const jobs = await notifications.getJobs(['waiting', 'active', 'completed', 'delayed']);
+    expect(jobs.filter((j) => placed.includes(j.data.data.orderId ?? '')).length).toBe(5);
+    const delayed = await expiries.getJobs(['delayed']);
+    expect(delayed.filter((j) => placed.includes(j.data.orderId)).length).toBe(5);
+    await Promise.all([notifications.close(), expiries.close()]);
+  });
+});
