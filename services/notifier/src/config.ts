@@ -1,13 +1,14 @@
-import { baseEnv, envFields, loadConfig } from '@storefront/service-kit';
+import { serviceEnv } from '@storefront/service-defaults';
+import { envFields, loadConfig } from '@storefront/service-kit';
 import { z } from 'zod';
 
-const NotifierEnv = baseEnv.extend({
+const NotifierEnv = serviceEnv.extend({
   /** Default 3301. */
   PORT: envFields.port.default(3301),
   /** Notifier's own Postgres database. */
   DATABASE_URL: envFields.postgresUrl,
   /** Where to POST notifications. Without it, notifications are only recorded (readable at GET /notifications). */
-  NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  NOTIFY_WEBHOOK_URL: envFields.httpUrl.optional(),
   /** Timeout of one webhook call. Default 2s. */
   NOTIFY_WEBHOOK_TIMEOUT: envFields.duration.default(2_000),
   /** Deliveries per second (BullMQ limiter). Default 200. */
@@ -16,8 +17,6 @@ const NotifierEnv = baseEnv.extend({
   NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
   /** After this long a job whose worker died is run again. Default 30s. */
   NOTIFY_STALLED_INTERVAL: envFields.duration.default(30_000),
-  /** Registry record TTL. Default 5 000 ms. */
-  REGISTRY_TTL_MS: z.coerce.number().int().min(300).default(5000),
 });
 
 export type NotifierConfig = z.output<typeof NotifierEnv>;

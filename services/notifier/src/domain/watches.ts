@@ -4,11 +4,12 @@ import {
   NOTIFICATION_JOB_OPTIONS,
   type NotificationJob,
   newEvent,
+  type StorefrontEvent,
   type WatchRequest,
 } from '@storefront/contracts';
 import type { EventBus } from '@storefront/redis-kit';
 import type { Queue } from 'bullmq';
-import type pg from 'pg';
+import type { WatchStore } from '../store/watch-store.js';
 
 /**
  * Product watches. Catalog's `product.updated` and `stock.changed` arrive over pub/sub
@@ -19,20 +20,17 @@ import type pg from 'pg';
  */
 export class Watches {
   constructor(
-    private readonly db: pg.Pool,
+    private readonly watches: WatchStore,
     private readonly notifications: Queue<NotificationJob>,
   ) {}
 
   /** Add a watch; watching twice is the same as once. */
-  async add(watch: WatchRequest): Promise<void> {
-    await this.db.query('INSERT INTO watches (customer_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-      watch.customerId,
-      watch.productId,
-    ]);
+  add(watch: WatchRequest): Promise<void> {
+    return this.watches.add(watch);
   }
 
   /** Start reacting to product events. */
-  async listen(events: EventBus): Promise<void> {
+  async listen(events: EventBus<StorefrontEvent>): Promise<void> {
     await events.subscribe('product.updated', (event) => this.#onPrice(event));
     await events.subscribe('stock.changed', (event) => this.#onStock(event));
   }
@@ -55,11 +53,9 @@ export class Watches {
   }
 
   async #notifyWatchers(causeEventId: string, productId: string, kind: 'price.dropped' | 'back.in.stock', message: string) {
-    const { rows } = await this.db.query<{ customer_id: string }>('SELECT customer_id FROM watches WHERE product_id = $1', [
-      productId,
-    ]);
+    const watchers = await this.watches.watchersOf(productId);
     await Promise.all(
-      rows.map(({ customer_id: customerId }) =>
+      watchers.map((customerId) =>
         this.notifications.add(
           'notify',
           newEvent('notification.requested', { customerId, orderId: null, productId, causeEventId, kind, message }),

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { jobIds, NOTIFICATION_JOB_OPTIONS, type NotificationJob, newEvent } from '@storefront/contracts';
+import { ServiceHost } from '@storefront/service-defaults';
+import { createTestDatabase, type TestDatabase, waitFor } from '@storefront/testing';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { compose } from '../src/compose.js';
+import { loadNotifierConfig, type NotifierConfig } from '../src/config.js';
+
+/** A small real webhook receiver: answers with the next scripted status (200 once the script runs out). */
+const startWebhookSink = async () => {
+  const received: { key: string; body: NotificationJob['data'] }[] = [];
+  let script: number[] = [];
+  const server: Server = createServer(async (req, res) => {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    const status = script.shift() ?? 200;
+    if (status === 200) received.push({ key: String(req.headers['idempotency-key']), body: JSON.parse(text) });
+    res.writeHead(status).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`,
+    received,
+    answer(statuses: number[]) {
+      script = [...statuses];
+    },
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+};
+
+let db: TestDatabase;
+let sink: Awaited<ReturnType<typeof startWebhookSink>>;
+let host: ServiceHost<NotifierConfig>;
+let notifier: Awaited<ReturnType<typeof compose>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase(inject('postgresUrl'), 'notifier');
+  sink = await startWebhookSink();
+  const config = loadNotifierConfig({
+    REDIS_URL: inject('redisUrl'),
+    DATABASE_URL: db.url,
+    NOTIFY_WEBHOOK_URL: sink.url,
+    NOTIFY_STALLED_INTERVAL: '2s',
+  });
+  host = new ServiceHost({ service: 'notifier', config, logger: pino({ level: 'silent' }) });
+  notifier = await compose(host);
+});
+afterAll(async () => {
+  await host?.close();
+  await sink?.stop();
+  await db?.drop();
+});
+
+const notificationFor = (customerId: string, causeEventId = randomUUID()) =>
+  newEvent('notification.requested', {
+    customerId,
+    orderId: randomUUID(),
+    productId: null,
+    causeEventId,
+    kind: 'order.placed',
+    message: 'Your order is reserved; pay to confirm it.',
+  });
+const recorded = async (customerId: string) =>
+  (await request(notifier.app).get(`/notifications?customerId=${customerId}`)).body.items as { channel: string }[];
+
+describe('notification delivery', () => {
+  it('records a notification once when the same cause is enqueued twice under different job ids; the webhook sees one key', async () => {
+    const job = notificationFor('n-once');
+    await notifier.queue.add('notify', job, { ...NOTIFICATION_JOB_OPTIONS, jobId: jobIds.notification(job.data.causeEventId, 'n-once') });
+    await notifier.queue.add('notify', { ...job, id: randomUUID() }, { ...NOTIFICATION_JOB_OPTIONS, jobId: `again-${randomUUID()}` });
+    await waitFor(async () => ((await notifier.queue.getJobCounts('completed')).completed ?? 0) >= 2, { description: 'both jobs' });
+    expect(await recorded('n-once')).toEqual([expect.objectContaining({ channel: 'webhook' })]);
+    // Two jobs ran at once: both may reach the webhook (check, send, record), always with the
+    // same Idempotency-Key for the receiver to de-duplicate; the record is written once.
+    const keys = sink.received.filter((r) => r.body.customerId === 'n-once').map((r) => r.key);
+    expect(new Set(keys)).toEqual(new Set([`${job.data.causeEventId}:n-once`]));
+    expect(await host.metrics.registry.metrics()).toMatch(/notifications_total\{outcome="duplicate"[^}]*\} 1/);
+  });
+
+  it('retries a failing webhook with backoff and delivers exactly once, with an Idempotency-Key', async () => {
+    sink.answer([503, 503]);
+    const job = notificationFor('n-retry');
+    const id = jobIds.notification(job.data.causeEventId, 'n-retry');
+    await notifier.queue.add('notify', job, { ...NOTIFICATION_JOB_OPTIONS, jobId: id });
+    await waitFor(async () => (await recorded('n-retry')).length === 1, { timeoutMs: 10_000, description: 'the delivery' });
+    expect((await notifier.queue.getJob(id))?.attemptsMade).toBe(3);
+    expect(sink.received.filter((r) => r.body.customerId === 'n-retry').map((r) => r.key)).toEqual([
+      `${job.data.causeEventId}:n-retry`,
+    ]);
+  });
+
+  it('dead-letters a job after its last attempt, lists it, and re-drives it to delivery', async () => {
+    sink.answer([500, 500]);
+    const job = notificationFor('n-dead');
+    const id = jobIds.notification(job.data.causeEventId, 'n-dead');
+    await notifier.queue.add('notify', job, { attempts: 2, backoff: { type: 'fixed', delay: 50 }, jobId: id, removeOnFail: false });
+    await waitFor(async () => (await notifier.queue.getJob(id))?.isFailed(), { description: 'the job to run out of attempts' });
+    const dead = await request(notifier.app).get('/dead-letters');
+    expect(dead.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ id, attemptsMade: 2 })]));
+    expect(await recorded('n-dead')).toEqual([]);
+    const retry = await request(notifier.app).post(`/dead-letters/${encodeURIComponent(id)}/retry`);
+    expect(retry.status).toBe(202);
+    await waitFor(async () => (await recorded('n-dead')).length === 1, { description: 'the re-driven delivery' });
+    expect((await request(notifier.app).post('/dead-letters/no-such-job/retry')).status).toBe(404);
+  });
+});
+
+describe('watches', () => {
+  it('notifies each watcher once when a product’s price drops on pub/sub, and ignores a rise', async () => {
+    for (const customerId of ['w-1', 'w-2']) {
+      const res = await request(notifier.app).post('/watches').send({ customerId, productId: 'sku-watched' });
+      expect(res.status).toBe(201);
+    }
+    expect((await request(notifier.app).post('/watches').send({ customerId: 'w-1' })).status).toBe(400);
+    const events = await host.events();
+    const update = (priceCents: number, previousPriceCents: number) =>
+      events.publish(newEvent('product.updated', { productId: 'sku-watched', version: 2, priceCents, previousPriceCents }));
+    await update(1200, 1000);
+    await update(800, 1200);
+    await waitFor(async () => (await recorded('w-1')).length === 1 && (await recorded('w-2')).length === 1, {
+      description: 'one price-drop notification per watcher',
+    });
+    const kinds = sink.received.filter((r) => r.body.productId === 'sku-watched').map((r) => `${r.body.customerId} ${r.body.kind}`);
+    expect(kinds.sort()).toEqual(['w-1 price.dropped', 'w-2 price.dropped']);
+  });
+});
