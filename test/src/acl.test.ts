@@ -50,7 +50,6 @@ describe('per-service Redis ACL users', () => {
     await clients.catalog!.set('catalog:product:sku-1', '{}');
     await clients.catalog!.set('registry:{catalog}:instance:c1', '{}');
     await clients.order!.set('order:idempotency:c:k', '{}');
-    await clients.order!.get('catalog:product:sku-1'); // order reads the shared product cache
     await clients.order!.hset('{bull}:notifications:1', 'data', '{}');
     await clients.notifier!.set('notifier:delivered:e1', '1');
     await clients.notifier!.hget('{bull}:notifications:1', 'data');
@@ -62,6 +61,7 @@ describe('per-service Redis ACL users', () => {
     ['catalog', 'notifier:delivered:e1'],
     ['catalog', '{bull}:notifications:1'],
     ['order', 'notifier:delivered:e1'],
+    ['order', 'catalog:product:sku-1'],
     ['notifier', 'order:idempotency:c:k'],
     ['notifier', 'catalog:product:sku-1'],
     ['dashboard', 'order:idempotency:c:k'],

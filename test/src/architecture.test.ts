@@ -1,47 +1,144 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The layering DESIGN.md draws, checked on every workspace manifest:
- * services → service-kit → contracts, services → redis-kit → contracts;
- * testing only in devDependencies; a service never depends on another service.
+ * The layering the design draws, checked on what the code imports (not only on manifests):
+ *
+ *   services/*  ──►  service-defaults  ──►  service-kit  ──►  contracts
+ *                          └──────────────►  redis-kit (imports nothing internal)
+ *   tools (demo, bench), test/  ──►  services' composition functions, packages/testing
+ *
+ * Every workspace must be named in WORKSPACES, so a new one is placed on purpose.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const manifest = (dir: string) =>
-  JSON.parse(readFileSync(`${root}${dir}/package.json`, 'utf8')) as {
-    name: string;
-    dependencies?: Record<string, string>;
-    devDependencies?: Record<string, string>;
-  };
-const workspaces = ['packages', 'services'].flatMap((group) => readdirSync(`${root}${group}`).map((d) => `${group}/${d}`));
-const deps = (dir: string) => Object.keys(manifest(dir).dependencies ?? {});
-const internal = (dir: string) => deps(dir).filter((d) => d.startsWith('@storefront/'));
+
+type Kind = 'library' | 'service' | 'tool' | 'suite' | 'harness';
+/** Each workspace, its kind, and the internal packages its source may import (tests may add the harness). */
+const WORKSPACES: Record<string, { kind: Kind; mayImport: string[] }> = {
+  'packages/contracts': { kind: 'library', mayImport: [] },
+  'packages/redis-kit': { kind: 'library', mayImport: [] },
+  'packages/service-kit': { kind: 'library', mayImport: ['contracts'] },
+  'packages/service-defaults': { kind: 'library', mayImport: ['contracts', 'redis-kit', 'service-kit'] },
+  'packages/testing': { kind: 'harness', mayImport: [] },
+  'services/catalog': { kind: 'service', mayImport: ['contracts', 'redis-kit', 'service-kit', 'service-defaults'] },
+  'services/order': { kind: 'service', mayImport: ['contracts', 'redis-kit', 'service-kit', 'service-defaults'] },
+  'services/notifier': { kind: 'service', mayImport: ['contracts', 'redis-kit', 'service-kit', 'service-defaults'] },
+  'services/dashboard': { kind: 'service', mayImport: ['contracts', 'redis-kit', 'service-kit', 'service-defaults'] },
+  demo: { kind: 'tool', mayImport: ['dashboard', 'service-defaults', 'service-kit', 'testing'] },
+  bench: { kind: 'tool', mayImport: ['contracts', 'redis-kit', 'service-kit', 'testing'] },
+  test: { kind: 'suite', mayImport: ['testing'] },
+};
+const SERVICES = Object.keys(WORKSPACES)
+  .filter((w) => WORKSPACES[w]?.kind === 'service')
+  .map((w) => w.split('/')[1]!);
+
+const onDisk = () => {
+  const packages = readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8');
+  return packages
+    .split('\n')
+    .map((line) => /^\s*-\s*(\S+)/.exec(line)?.[1])
+    .filter((g): g is string => g !== undefined)
+    .flatMap((glob) =>
+      glob.endsWith('/*')
+        ? readdirSync(join(root, glob.slice(0, -2)))
+            .map((d) => `${glob.slice(0, -2)}/${d}`)
+            .filter((d) => statSync(join(root, d, 'package.json'), { throwIfNoEntry: false }))
+        : [glob],
+    );
+};
+
+/** Every TypeScript/JavaScript source file of a workspace (not dist, not node_modules). */
+const sourceFiles = (dir: string): string[] =>
+  readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory())
+      return ['node_modules', 'dist', '.turbo', 'public', 'results'].includes(entry.name) ? [] : sourceFiles(path);
+    return /\.(ts|mts|mjs|js)$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [path] : [];
+  });
+
+const IMPORT =
+  /(?:^|\s)(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s*['"]([^'"]+)['"]/gm;
+const importsOf = (file: string): string[] =>
+  [...readFileSync(join(root, file), 'utf8').matchAll(IMPORT)].map((m) => (m[1] ?? m[2] ?? m[3])!);
+const isTest = (file: string) => /\.test\.ts$/.test(file) || /\/test\//.test(file) || file.startsWith('test/');
 
 describe('architecture', () => {
-  it('contracts depends on nothing but zod', () => {
-    expect(deps('packages/contracts')).toEqual(['zod']);
+  it('names every workspace', () => {
+    expect(onDisk().sort()).toEqual(Object.keys(WORKSPACES).sort());
   });
 
-  it('redis-kit knows no service, no service-kit and no HTTP framework', () => {
-    const redisKit = 'packages/redis-kit';
-    const forbidden = deps(redisKit).filter((d) => d.startsWith('@storefront/') && d !== '@storefront/contracts');
-    expect(forbidden).toEqual([]);
-    expect(deps(redisKit).filter((d) => ['express', 'supertest', 'pino-http', 'helmet'].includes(d))).toEqual([]);
+  it.each(Object.entries(WORKSPACES))('%s imports only what its layer may', (dir, { mayImport }) => {
+    const offending: string[] = [];
+    for (const file of sourceFiles(dir)) {
+      const allowed = isTest(file) ? [...mayImport, 'testing'] : mayImport;
+      for (const spec of importsOf(file)) {
+        const internal = /^@storefront\/([a-z-]+)/.exec(spec)?.[1];
+        if (internal && !allowed.includes(internal)) offending.push(`${file} imports ${spec}`);
+        if (spec.startsWith('.')) {
+          // A relative import must stay inside its own workspace.
+          const target = relative(join(root, dir), resolve(dirname(join(root, file)), spec));
+          if (target.startsWith('..')) offending.push(`${file} reaches outside its workspace: ${spec}`);
+        }
+      }
+    }
+    expect(offending).toEqual([]);
   });
 
-  it('service-kit depends on contracts only among internal packages', () => {
-    expect(internal('packages/service-kit')).toEqual(['@storefront/contracts']);
-  });
-
-  it.each(workspaces.filter((w) => w.startsWith('services/')))('%s depends on no other service', (dir) => {
-    expect(internal(dir).filter((d) => ['@storefront/catalog', '@storefront/order', '@storefront/notifier'].includes(d))).toEqual(
-      [],
+  it('keeps redis-kit’s source free of every Storefront package', () => {
+    const internal = sourceFiles('packages/redis-kit/src').flatMap((f) =>
+      importsOf(f)
+        .filter((s) => s.startsWith('@storefront/'))
+        .map((s) => `${f}: ${s}`),
     );
+    expect(internal).toEqual([]);
   });
 
-  // The demo runner is a tool, not a service or library: it starts processes with the harness.
-  it.each(workspaces.filter((w) => w !== 'packages/demo'))('%s uses the testing package only as a dev dependency', (dir) => {
-    expect(deps(dir)).not.toContain('@storefront/testing');
+  it('lets no package import a service', () => {
+    const offending = Object.keys(WORKSPACES)
+      .filter((w) => w.startsWith('packages/'))
+      .flatMap((w) =>
+        sourceFiles(w).flatMap((f) => importsOf(f).filter((s) => SERVICES.some((svc) => s === `@storefront/${svc}`))),
+      );
+    expect(offending).toEqual([]);
+  });
+
+  it('lets tools reach a service only through its composition function and config', () => {
+    for (const [dir, { kind }] of Object.entries(WORKSPACES).filter(([, w]) => w.kind === 'tool')) {
+      for (const file of sourceFiles(dir)) {
+        for (const spec of importsOf(file).filter((s) => SERVICES.some((svc) => s.startsWith(`@storefront/${svc}`)))) {
+          expect(`${kind} ${file}: ${spec}`).toMatch(new RegExp(`@storefront/(${SERVICES.join('|')})$`));
+        }
+      }
+    }
+    // A service's package entry (what a tool can import) offers its composition, its config and types only.
+    for (const svc of SERVICES) {
+      const manifest = JSON.parse(readFileSync(join(root, 'services', svc, 'package.json'), 'utf8')) as { exports?: object };
+      if (!manifest.exports) continue;
+      const index = readFileSync(join(root, 'services', svc, 'src/index.ts'), 'utf8');
+      const names = [...index.matchAll(/export\s*\{([^}]*)\}/g)].flatMap((m) =>
+        m[1]!
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n && !n.startsWith('type ')),
+      );
+      expect(names.map((n) => n.split(' as ')[0])).toEqual(expect.arrayContaining(['compose']));
+      expect(names.every((n) => n.startsWith('compose') || /^load\w+Config$/.test(n))).toBe(true);
+    }
+  });
+
+  it('keeps the harness out of production dependencies (tools excepted: they start processes with it)', () => {
+    for (const [dir, { kind }] of Object.entries(WORKSPACES)) {
+      const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { dependencies?: object };
+      if (kind !== 'tool') expect(Object.keys(manifest.dependencies ?? {})).not.toContain('@storefront/testing');
+    }
+  });
+
+  it('keeps contracts on zod alone', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'packages/contracts/package.json'), 'utf8')) as {
+      dependencies?: object;
+    };
+    expect(Object.keys(manifest.dependencies ?? {})).toEqual(['zod']);
   });
 });

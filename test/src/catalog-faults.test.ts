@@ -48,11 +48,9 @@ describe('catalog faults', () => {
     expect(metrics).toContain('circuit_breaker_state');
   }, 30_000);
 
-  it('with catalog fully down, prices a cached product from the shared cache and answers 503 fast; the breaker opens', async () => {
-    const cached = `cached-${randomUUID().slice(0, 6)}`;
+  it('with catalog fully down, answers 503 with Retry-After fast; the breaker opens and then short-circuits', async () => {
+    const cached = `gone-${randomUUID().slice(0, 6)}`;
     await stack.createProduct(cached, 10, 1234);
-    // One read puts it in the shared cache (cache-aside).
-    expect((await get(`${stack.catalog[1]!.baseUrl}/products/${cached}`)).status).toBe(200);
     await stack.catalog[1]!.stop('SIGKILL');
     const timings: number[] = [];
     const answers = [];
@@ -66,7 +64,6 @@ describe('catalog faults', () => {
     expect(answers[0]!.body).toMatchObject({ code: 'dependency_unavailable', dependency: 'catalog' });
     expect(Math.max(...timings)).toBeLessThan(1000);
     const metrics = async () => (await fetch(`${stack.order[0]!.baseUrl}/metrics`)).text();
-    expect(await metrics()).toMatch(/order_price_source_total\{[^}]*source="cache"[^}]*\} [1-9]/);
     // The rolling window still holds the earlier successes; keep ordering (at most 60 times) until failures dominate.
     let extra = 0;
     await waitFor(
@@ -86,9 +83,6 @@ describe('catalog faults', () => {
     const before = await rejects();
     expect((await order(0, cached)).status).toBe(503);
     expect(await rejects()).toBeGreaterThan(before);
-
-    const uncached = await order(99, `never-cached-${randomUUID().slice(0, 6)}`);
-    expect(uncached.status).toBe(503);
     expect((await get(`${stack.order[0]!.baseUrl}/health/live`)).status).toBe(200);
   }, 30_000);
 });

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const cli = join(root, 'packages/demo/dist/cli.js');
+const cli = join(root, 'demo/dist/cli.js');
 
 /** Ports for one demo run, so the suite never collides with a demo a person is running. */
 const demoPorts = async () => {

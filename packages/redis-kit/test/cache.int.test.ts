@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { lineReader, track, waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
 import type { Loaded } from '../src/cache/entry.js';
 import { type CacheOptions, TwoTierCache } from '../src/cache/two-tier-cache.js';
+import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
 
 type Product = { price: number };
 const fixture = fileURLToPath(new URL('./fixtures/cache-peer.mjs', import.meta.url));

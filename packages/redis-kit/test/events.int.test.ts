@@ -54,7 +54,11 @@ describe('EventBus (pub/sub)', () => {
     const registry = new Registry();
     const invalid: string[] = [];
     const redis = connect();
-    const bus = new EventBus<ProductUpdated>(redis, connect('subscriber'), { schemas, registry, onInvalid: (_c, reason) => invalid.push(reason) });
+    const bus = new EventBus<ProductUpdated>(redis, connect('subscriber'), {
+      schemas,
+      registry,
+      onInvalid: (_c, reason) => invalid.push(reason),
+    });
     const received: number[] = [];
     await bus.subscribe('product.updated', (event) => {
       received.push(event.data.priceCents);

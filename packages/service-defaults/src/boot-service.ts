@@ -1,7 +1,7 @@
 import { ConfigError, exitOnSignals, listen } from '@storefront/service-kit';
 import type { Express } from 'express';
-import { ServiceHost } from './service-host.js';
 import type { ServiceConfig } from './service-env.js';
+import { ServiceHost } from './service-host.js';
 
 /** What a service's composition function builds: at least its app; tests may use the rest. */
 export interface Composed {

@@ -1,7 +1,8 @@
-import { baseEnv, envFields, loadConfig } from '@storefront/service-kit';
+import { serviceEnv } from '@storefront/service-defaults';
+import { envFields, loadConfig } from '@storefront/service-kit';
 import { z } from 'zod';
 
-const DashboardEnv = baseEnv.extend({
+const DashboardEnv = serviceEnv.extend({
   /** Default 3000. */
   PORT: envFields.port.default(3000),
   /** How often the page gets a new snapshot. Default 1 000 ms. */

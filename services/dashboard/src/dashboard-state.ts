@@ -59,7 +59,7 @@ export class DashboardState {
   ) {}
 
   /** Keep the last 50 events. */
-  async listen(bus: EventBus): Promise<void> {
+  async listen(bus: EventBus<StorefrontEvent>): Promise<void> {
     for (const type of EVENT_TYPES) {
       await bus.subscribe(type, (event) => {
         this.#events.unshift({ type: event.type, at: event.occurredAt, summary: summarize(event) });

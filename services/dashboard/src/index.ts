@@ -1,3 +1,3 @@
-export { createApp, type DashboardDeps } from './app.js';
-export { DashboardState, type Snapshot } from './dashboard-state.js';
-export type { DemoControl } from './routes/api.js';
+export { compose, type DashboardOptions } from './compose.js';
+export { type DashboardConfig, loadDashboardConfig } from './config.js';
+export type { DemoControl } from './http/api.js';

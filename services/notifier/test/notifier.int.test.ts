@@ -72,9 +72,18 @@ const recorded = async (customerId: string) =>
 describe('notification delivery', () => {
   it('records a notification once when the same cause is enqueued twice under different job ids; the webhook sees one key', async () => {
     const job = notificationFor('n-once');
-    await notifier.queue.add('notify', job, { ...NOTIFICATION_JOB_OPTIONS, jobId: jobIds.notification(job.data.causeEventId, 'n-once') });
-    await notifier.queue.add('notify', { ...job, id: randomUUID() }, { ...NOTIFICATION_JOB_OPTIONS, jobId: `again-${randomUUID()}` });
-    await waitFor(async () => ((await notifier.queue.getJobCounts('completed')).completed ?? 0) >= 2, { description: 'both jobs' });
+    await notifier.queue.add('notify', job, {
+      ...NOTIFICATION_JOB_OPTIONS,
+      jobId: jobIds.notification(job.data.causeEventId, 'n-once'),
+    });
+    await notifier.queue.add(
+      'notify',
+      { ...job, id: randomUUID() },
+      { ...NOTIFICATION_JOB_OPTIONS, jobId: `again-${randomUUID()}` },
+    );
+    await waitFor(async () => ((await notifier.queue.getJobCounts('completed')).completed ?? 0) >= 2, {
+      description: 'both jobs',
+    });
     expect(await recorded('n-once')).toEqual([expect.objectContaining({ channel: 'webhook' })]);
     // Two jobs ran at once: both may reach the webhook (check, send, record), always with the
     // same Idempotency-Key for the receiver to de-duplicate; the record is written once.
@@ -99,7 +108,12 @@ describe('notification delivery', () => {
     sink.answer([500, 500]);
     const job = notificationFor('n-dead');
     const id = jobIds.notification(job.data.causeEventId, 'n-dead');
-    await notifier.queue.add('notify', job, { attempts: 2, backoff: { type: 'fixed', delay: 50 }, jobId: id, removeOnFail: false });
+    await notifier.queue.add('notify', job, {
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 50 },
+      jobId: id,
+      removeOnFail: false,
+    });
     await waitFor(async () => (await notifier.queue.getJob(id))?.isFailed(), { description: 'the job to run out of attempts' });
     const dead = await request(notifier.app).get('/dead-letters');
     expect(dead.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ id, attemptsMade: 2 })]));
@@ -126,7 +140,9 @@ describe('watches', () => {
     await waitFor(async () => (await recorded('w-1')).length === 1 && (await recorded('w-2')).length === 1, {
       description: 'one price-drop notification per watcher',
     });
-    const kinds = sink.received.filter((r) => r.body.productId === 'sku-watched').map((r) => `${r.body.customerId} ${r.body.kind}`);
+    const kinds = sink.received
+      .filter((r) => r.body.productId === 'sku-watched')
+      .map((r) => `${r.body.customerId} ${r.body.kind}`);
     expect(kinds.sort()).toEqual(['w-1 price.dropped', 'w-2 price.dropped']);
   });
 });

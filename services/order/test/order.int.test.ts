@@ -153,9 +153,11 @@ describe('the outbox', () => {
     await waitFor(async () => (await failedAttempts()) >= 5, { description: 'the relay to try and fail' });
     const pending = async () =>
       Number(
-        (await service.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND event @> $1', [
-          JSON.stringify({ type: 'order.placed', data: { customerId: 'c-offline' } }),
-        ])).rows[0].n,
+        (
+          await service.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND event @> $1', [
+            JSON.stringify({ type: 'order.placed', data: { customerId: 'c-offline' } }),
+          ])
+        ).rows[0].n,
       );
     expect(await pending()).toBe(5);
     const downSince = performance.now();

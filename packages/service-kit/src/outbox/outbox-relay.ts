@@ -74,7 +74,9 @@ export class OutboxRelay<E> {
       help: 'Outbox rows not yet published',
       registers: [options.registry],
       collect: async () => {
-        const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.#table} WHERE published_at IS NULL`);
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${this.#table} WHERE published_at IS NULL`,
+        );
         pending.set(rows[0]?.n ?? 0);
       },
     });

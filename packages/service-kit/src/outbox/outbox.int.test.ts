@@ -34,7 +34,8 @@ const append = (from: number, count: number) =>
   withTransaction(pool, async (client) => {
     for (let n = from; n < from + count; n++) await appendToOutbox(client, { type: 'test', n } satisfies TestEvent);
   });
-const pendingRows = async () => Number((await pool.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0].n);
+const pendingRows = async () =>
+  Number((await pool.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0].n);
 const relay = (handle: (event: TestEvent) => Promise<void>, options: Partial<OutboxRelayOptions> = {}, on = pool) => {
   const r = new OutboxRelay<TestEvent>(on, handle, { logger, registry: new Registry(), ...options });
   relays.push(r);

@@ -4,10 +4,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApp, type DemoControl } from '@storefront/dashboard';
-import { wireDashboard } from '@storefront/dashboard/wiring';
-import { RedisConnections } from '@storefront/redis-kit';
-import { createLogger, createMetrics, Health, listen, Shutdown } from '@storefront/service-kit';
+import { compose as composeDashboard, type DemoControl, loadDashboardConfig } from '@storefront/dashboard';
+import { ServiceHost } from '@storefront/service-defaults';
+import { createLogger, listen, Shutdown } from '@storefront/service-kit';
 import {
   createTestDatabase,
   type PostgresServer,
@@ -38,7 +37,7 @@ Environment (all optional):
   DATABASE_URL   use this PostgreSQL server (the demo creates and drops its own databases)
 `;
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const entry = (service: string) => join(root, 'services', service, 'dist', 'main.js');
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const PAYMENT_TIMEOUT_MS = 6_000;
@@ -134,21 +133,20 @@ const main = async () => {
     say(`  ${slot.name.padEnd(10)} http://127.0.0.1:${slot.port}  (${supervisor.instanceId(slot.name)})`);
   }
 
-  // The dashboard runs in this process, so its buttons can kill and restart instances.
-  const dashboardRedis = new RedisConnections({ url: redisUrlFor('dashboard') }, 'demo-dashboard');
-  shutdown.add('redis', 'quit dashboard redis', () => dashboardRedis.quitAll());
-  const metrics = createMetrics('dashboard');
-  const { state, queues } = await wireDashboard(dashboardRedis, shutdown, metrics.registry, 1000);
+  // The dashboard runs in this process, composed as its main.ts composes it, plus process
+  // control: its buttons can kill and restart instances.
+  const dashboardHost = new ServiceHost({
+    service: 'dashboard',
+    config: loadDashboardConfig({
+      REDIS_URL: redisUrlFor('dashboard'),
+      PORT: String(dashboardPort),
+      DASHBOARD_REFRESH_MS: '1000',
+    }),
+    logger,
+  });
   const url = (instance: string) => `http://127.0.0.1:${supervisor.slot(instance).port}`;
-  const ctx: ScenarioContext = {
-    supervisor,
-    url,
-    adminToken,
-    registryTtlMs: REGISTRY_TTL_MS,
-    say: (line) => say(`    ${line}`),
-    registered: (service) => state.instances(service).map((i) => i.instanceId),
-  };
   const scenario = steps(PAYMENT_TIMEOUT_MS);
+  let ctx: ScenarioContext | undefined;
   const control: DemoControl = {
     steps: Object.keys(scenario),
     kill: async (instanceId) => {
@@ -159,13 +157,24 @@ const main = async () => {
       const slot = supervisor.slots.find((s) => s.service === service && !supervisor.isRunning(s.name));
       if (slot) await supervisor.start(slot.name);
     },
-    runStep: (step) => scenario[step]!(ctx),
+    runStep: (step) => scenario[step]!(ctx!),
   };
-  const dashboard = await listen(
-    createApp({ logger, metrics, health: new Health(), state, queues, control }),
-    dashboardPort,
-    '127.0.0.1',
-  );
+  let dashboardApp: Awaited<ReturnType<typeof composeDashboard>>;
+  try {
+    dashboardApp = await composeDashboard(dashboardHost, { control });
+  } finally {
+    shutdown.add('redis', 'close dashboard', () => dashboardHost.close());
+  }
+  const { state } = dashboardApp;
+  ctx = {
+    supervisor,
+    url,
+    adminToken,
+    registryTtlMs: REGISTRY_TTL_MS,
+    say: (line) => say(`    ${line}`),
+    registered: (service) => state.instances(service).map((i) => i.instanceId),
+  };
+  const dashboard = await listen(dashboardApp.app, dashboardPort, '127.0.0.1');
   shutdown.add('http', 'stop dashboard', () => dashboard.close());
 
   const stopEverything = async () => {
