@@ -5,6 +5,25 @@ import { serviceEntry } from './paths.js';
 
 const SERVICES = ['catalog', 'order', 'notifier'] as const;
 
+describe('order process', () => {
+  it('refuses to start when its timeouts do not nest, naming the variables', () => {
+    const result = spawnSync(process.execPath, [serviceEntry('order')], {
+      // A reservation that gives up before catalog's lock wait could leave its outcome unknown.
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: 'postgres://x@127.0.0.1/x',
+        STOCK_LOCK_WAIT: '10s',
+        RESERVATION_TIMEOUT: '5s',
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^order: Invalid configuration: RESERVATION_TIMEOUT must be longer than STOCK_LOCK_WAIT/);
+  });
+});
+
 describe.each(SERVICES)('%s process', (service) => {
   let db: TestDatabase;
   beforeAll(async () => {
