@@ -123,8 +123,8 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
 };
 
 /**
- * The whole order flow (validate, idempotency, rate limit, price through the registry,
- * reserve under locks, order + outbox) on 2 order + 2 catalog instances, load split over
+ * The whole order flow (validate, idempotency, rate limit, one call to a catalog found through the registry that
+ * reserves under locks, order + outbox) on 2 order + 2 catalog instances, load split over
  * both order instances, against the bare Express ceiling: once with every order on one
  * hot product (its lock serialises them), once spread over 50 products. Checks, once
  * requests still in flight have settled: stock taken = orders stored (no oversell, no

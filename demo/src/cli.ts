@@ -162,8 +162,9 @@ const main = async () => {
   let dashboardApp: Awaited<ReturnType<typeof composeDashboard>>;
   try {
     dashboardApp = await composeDashboard(dashboardHost, { control });
-  } finally {
-    shutdown.add('redis', 'close dashboard', () => dashboardHost.close());
+  } catch (error) {
+    await dashboardHost.close();
+    throw error;
   }
   const { state } = dashboardApp;
   ctx = {
@@ -175,7 +176,12 @@ const main = async () => {
     registered: (service) => state.instances(service).map((i) => i.instanceId),
   };
   const dashboard = await listen(dashboardApp.app, dashboardPort, '127.0.0.1');
-  shutdown.add('http', 'stop dashboard', () => dashboard.close());
+  // Its own phases (queues, discovery, connections) must run while Redis still answers:
+  // close it with the HTTP phase, before this process stops the servers.
+  shutdown.add('http', 'stop dashboard', async () => {
+    await dashboard.close();
+    await dashboardHost.close();
+  });
 
   const stopEverything = async () => {
     say('\n▶ stopping every process the demo started');

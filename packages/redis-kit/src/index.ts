@@ -3,6 +3,5 @@ export * from './connections/index.js';
 export * from './events/index.js';
 export * from './idempotency/index.js';
 export * from './lock/index.js';
-export { type KitMetrics, kitMetrics } from './metrics/kit-metrics.js';
 export * from './rate-limit/index.js';
 export * from './registry/index.js';

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { releaseScript } from '../lock/lock-scripts.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import { cacheMetrics } from './cache-metrics.js';
 import { versionedSetScript } from './cache-scripts.js';
 import type { CacheEntry, CacheResult, CacheTier, Loaded } from './entry.js';
 
@@ -68,7 +68,7 @@ export class TwoTierCache<T extends object> {
   readonly #loadLockTtlMs: number;
   readonly #l1: LRUCache<string, CacheEntry<T>> | undefined;
   readonly #inflight = new Map<string, Promise<CacheEntry<T>>>();
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof cacheMetrics>;
   readonly #origin = randomBytes(8).toString('hex');
   readonly #onInvalidate: ((ids: string[]) => void) | undefined;
   #subscriberReadyOnce = false;
@@ -108,7 +108,7 @@ export class TwoTierCache<T extends object> {
     this.#loadLockTtlMs = options.loadLockTtlMs ?? 2_000;
     const l1 = options.l1 ?? { max: 1000, ttlMs: 5000 };
     this.#l1 = l1 ? new LRUCache<string, CacheEntry<T>>({ max: l1.max, ttl: l1.ttlMs }) : undefined;
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = cacheMetrics(options.registry);
     this.#onInvalidate = options.onInvalidate;
   }
 

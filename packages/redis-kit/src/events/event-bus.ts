@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import { eventMetrics } from './event-metrics.js';
 import type { EventSchema, TypedEvent } from './event-schema.js';
 
 /** Options for {@link EventBus}. */
@@ -30,7 +30,7 @@ export interface EventBusOptions<E extends TypedEvent> {
 export class EventBus<E extends TypedEvent> {
   readonly #redis: RedisClient;
   readonly #subscriber: RedisClient;
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof eventMetrics>;
   readonly #options: EventBusOptions<E>;
   readonly #channel: (type: E['type']) => string;
   /** Subscribed channels: the event type each carries and its handlers. */
@@ -62,7 +62,7 @@ export class EventBus<E extends TypedEvent> {
   constructor(redis: RedisClient, subscriber: RedisClient, options: EventBusOptions<E>) {
     this.#redis = redis;
     this.#subscriber = subscriber;
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = eventMetrics(options.registry);
     this.#options = options;
     this.#channel = options.channel ?? ((type) => `events:${type}`);
     subscriber.on('message', this.#onMessage);

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import { eventMetrics } from './event-metrics.js';
 import type { EventSchema, TypedEvent } from './event-schema.js';
 
 /** Options for {@link EventStream}. */
@@ -53,7 +53,7 @@ export class EventStream<E extends TypedEvent> {
   readonly #stream: string;
   readonly #dead: string;
   readonly #maxLen: number;
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof eventMetrics>;
   readonly #schema: EventSchema<E>;
 
   constructor(redis: RedisClient, options: EventStreamOptions<E>) {
@@ -62,7 +62,7 @@ export class EventStream<E extends TypedEvent> {
     this.#stream = options.stream;
     this.#dead = options.deadLetterStream;
     this.#maxLen = options.maxLen ?? 100_000;
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = eventMetrics(options.registry);
   }
 
   /** Validate and append; resolves with the entry id. */

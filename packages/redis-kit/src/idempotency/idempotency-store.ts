@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { releaseScript } from '../lock/lock-scripts.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import { defineScript } from '../scripts/define-script.js';
+import { idempotencyMetrics } from './idempotency-metrics.js';
 
 /** A response kept for replay. */
 export interface StoredResponse {
@@ -69,14 +69,14 @@ export class IdempotencyStore {
   readonly #ttlMs: number;
   readonly #inFlightTtlMs: number;
   readonly #waitMs: number;
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof idempotencyMetrics>;
 
   constructor(redis: RedisClient, options: IdempotencyOptions = {}) {
     this.#redis = redis;
     this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
     this.#inFlightTtlMs = options.inFlightTtlMs ?? 30_000;
     this.#waitMs = options.waitMs ?? 0;
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = idempotencyMetrics(options.registry);
   }
 
   /**

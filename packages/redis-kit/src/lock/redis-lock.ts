@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import { LockLostError, LockTimeoutError } from './errors.js';
+import { lockMetrics } from './lock-metrics.js';
 import { acquireScript, extendScript, releaseAndNotifyScript, releaseScript } from './lock-scripts.js';
 
 /** Options for {@link RedisLock}. */
@@ -59,7 +59,7 @@ export class RedisLock {
   readonly #retryDelayMs: number;
   readonly #autoRenew: boolean;
   readonly #fenceKey: (key: string) => string;
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof lockMetrics>;
   readonly #subscriber: RedisClient | undefined;
   readonly #waiters = new Map<string, Set<() => void>>();
 
@@ -70,7 +70,7 @@ export class RedisLock {
     this.#retryDelayMs = options.retryDelayMs ?? 25;
     this.#autoRenew = options.autoRenew ?? true;
     this.#fenceKey = options.fenceKey ?? ((key) => `${key}:fence`);
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = lockMetrics(options.registry);
     this.#subscriber = options.wakeOnRelease;
     this.#subscriber?.on('message', (channel: string) => {
       for (const wake of this.#waiters.get(channel) ?? []) wake();

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisClient } from '../connections/create-redis.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
+import { rateLimitMetrics } from './rate-limit-metrics.js';
 
 /** Options for {@link RateLimiter}. */
 export interface RateLimiterOptions {
@@ -37,7 +37,7 @@ export class RateLimiter {
   readonly #redisLimiter: RateLimiterRedis;
   readonly #memoryLimiter: RateLimiterMemory;
   readonly #name: string;
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof rateLimitMetrics>;
 
   constructor(redis: RedisClient, options: RateLimiterOptions) {
     this.#name = options.name;
@@ -54,7 +54,7 @@ export class RateLimiter {
       // Do not queue behind a reconnecting client: decide from memory at once.
       rejectIfRedisNotReady: true,
     });
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = rateLimitMetrics(options.registry);
   }
 
   /** Spend one point for `key` (a customer id, an IP). */

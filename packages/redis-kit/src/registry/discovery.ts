@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import type { InstanceRecord, LiveInstance, RegistryChange } from './instance.js';
 import { type RegistryKeys, registryKeys } from './registry-keys.js';
+import { registryMetrics } from './registry-metrics.js';
 
 /** Options for {@link Discovery}. */
 export interface DiscoveryOptions {
@@ -36,7 +36,7 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
   readonly #service: string;
   readonly #refreshMs: number;
   readonly #failureCooldownMs: number;
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof registryMetrics>;
   readonly #failedAt = new Map<string, number>();
   readonly #keys: RegistryKeys;
   #instances: LiveInstance[] = [];
@@ -64,7 +64,7 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
     this.#service = service;
     this.#refreshMs = options.refreshMs ?? 1_000;
     this.#failureCooldownMs = options.failureCooldownMs ?? 5_000;
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = registryMetrics(options.registry);
     this.#keys = registryKeys(options.prefix);
   }
 

@@ -1,8 +1,8 @@
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
-import { type KitMetrics, kitMetrics } from '../metrics/kit-metrics.js';
 import type { InstanceRecord, RegistryChange } from './instance.js';
 import { type RegistryKeys, registryKeys } from './registry-keys.js';
+import { registryMetrics } from './registry-metrics.js';
 import { deregisterScript, heartbeatScript } from './registry-scripts.js';
 
 /** Options for {@link ServiceRegistration}. */
@@ -35,7 +35,7 @@ export class ServiceRegistration {
   readonly #json: string;
   readonly #ttlMs: number;
   readonly #heartbeatMs: number;
-  readonly #metrics: KitMetrics | undefined;
+  readonly #metrics: ReturnType<typeof registryMetrics>;
   readonly #onEvent: RegistrationOptions['onEvent'];
   readonly #keys: RegistryKeys;
   #timer: NodeJS.Timeout | undefined;
@@ -47,7 +47,7 @@ export class ServiceRegistration {
     this.#json = JSON.stringify(record);
     this.#ttlMs = options.ttlMs ?? 5_000;
     this.#heartbeatMs = options.heartbeatMs ?? Math.floor(this.#ttlMs / 3);
-    this.#metrics = kitMetrics(options.registry);
+    this.#metrics = registryMetrics(options.registry);
     this.#onEvent = options.onEvent;
     this.#keys = registryKeys(options.prefix);
   }
