@@ -110,6 +110,23 @@ describe('RedisLock', () => {
     }
   });
 
+  it('raises a lost fencing counter past the fence the store holds, and never lowers it', async () => {
+    const registry = new Registry();
+    const key = ns();
+    const lock = new RedisLock(redis, { registry });
+    for (let i = 0; i < 5; i++) await (await lock.acquire(key)).release();
+    // Redis lost the counter (an empty restart): leases start again from 1.
+    await redis.del(`${key}:fence`);
+    const behind = await lock.acquire(key);
+    expect(behind.fence).toBe(1);
+    await behind.release();
+    // The store holds fence 5: raise the counter to it; the next lease is past it.
+    expect(await lock.raiseFence(key, 5)).toBe(5);
+    expect((await lock.acquire(key)).fence).toBe(6);
+    expect(await lock.raiseFence(key, 3)).toBe(6);
+    expect(await registry.metrics()).toMatch(/lock_fence_raised_total 1/);
+  });
+
   it('records wait, contention and lost leases', async () => {
     const registry = new Registry();
     const key = ns();

@@ -24,6 +24,7 @@ import {
   type ServiceAppOptions,
   type ServiceMetrics,
   Shutdown,
+  Sweeper,
 } from '@storefront/service-kit';
 import { type Processor, Queue, Worker, type WorkerOptions } from 'bullmq';
 import type { Express } from 'express';
@@ -223,6 +224,17 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
     relay.start();
     this.shutdown.add('workers', 'stop outbox relay', () => relay.stop());
     return relay;
+  }
+
+  /**
+   * Periodic repair work from the system of record (`Sweeper`): `sweep` runs every
+   * `intervalMs` and resolves with how many items it fixed; stopped in the `workers` phase.
+   */
+  sweeper(name: string, intervalMs: number, sweep: () => Promise<number>): Sweeper {
+    const sweeper = new Sweeper(sweep, { name, intervalMs, logger: this.logger, registry: this.metrics.registry });
+    sweeper.start();
+    this.shutdown.add('workers', `stop sweeper ${name}`, () => sweeper.stop());
+    return sweeper;
   }
 
   /** The service's Express app: service-kit's stack (health, metrics, problem+json, …) around `routes`. */

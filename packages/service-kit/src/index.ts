@@ -21,4 +21,5 @@ export * from './outbox/index.js';
 export { toProblem } from './problem.js';
 export { type Listening, listen } from './server.js';
 export { exitOnSignals, SHUTDOWN_PHASES, Shutdown, type ShutdownPhase } from './shutdown.js';
+export { Sweeper, type SweeperOptions } from './sweeper.js';
 export { parseOrThrow } from './validate.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createRedis } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
 import { createPool } from '@storefront/service-kit';
 import { createTestDatabase, type TestDatabase } from '@storefront/testing';
@@ -186,6 +187,31 @@ describe('reservations', () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(40);
     expect(await stockOf(id)).toBe(0);
   }, 60_000);
+
+  it('heals a fencing counter Redis lost: the next reservation succeeds, and the counter moves past the stored fence', async () => {
+    const id = await createProduct(10);
+    const reserve = (app: Express) =>
+      request(app)
+        .post('/reservations')
+        .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] });
+    for (let i = 0; i < 3; i++) expect((await reserve(a)).status).toBe(201);
+    const stored = Number((await pool.query('SELECT fence FROM products WHERE id = $1', [id])).rows[0].fence);
+    expect(stored).toBeGreaterThanOrEqual(3);
+    const fenceKey = `catalog:lock:{stock:${id}}:fence`;
+    const admin = createRedis({ url: inject('redisUrl') });
+    try {
+      // What an empty restart or an unreplicated failover does to the counter: gone, so
+      // the next lease's fence (1) is below the one Postgres holds.
+      expect(await admin.del(fenceKey)).toBe(1);
+      const healed = await reserve(b);
+      expect(healed.status).toBe(201);
+      expect(await stockOf(id)).toBe(6);
+      expect(Number(await admin.get(fenceKey))).toBeGreaterThan(stored);
+      expect((await reserve(a)).status).toBe(201);
+    } finally {
+      admin.disconnect();
+    }
+  });
 
   it('rejects bad reservation input naming the field', async () => {
     const res = await request(a)

@@ -33,6 +33,7 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
   );
   const orders = new OrderService(new OrderStore(db), catalog, config.ORDER_PAYMENT_TIMEOUT, () => relay.kick());
   host.worker(queues.orderExpiry, expireOrder(orders), { concurrency: 4 });
+  host.sweeper('order-expiry', config.ORDER_EXPIRY_SWEEP_INTERVAL, () => orders.expireOverdue());
   const idempotency = new IdempotencyStore(redis, { waitMs: 10_000, inFlightTtlMs: config.IDEMPOTENCY_IN_FLIGHT_TTL, registry });
   const limiter = new RateLimiter(redis, {
     name: 'orders',

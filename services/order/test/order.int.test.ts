@@ -1,4 +1,4 @@
-import { BULLMQ_PREFIX, type NotificationJob, type OrderExpiryJob, queues } from '@storefront/contracts';
+import { BULLMQ_PREFIX, jobIds, type NotificationJob, type OrderExpiryJob, queues } from '@storefront/contracts';
 import { createRedis, type RedisClient } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
 import { createTestDatabase, type RedisProcess, startRedisServer, type TestDatabase, waitFor } from '@storefront/testing';
@@ -79,6 +79,27 @@ describe('placing an order', () => {
     expect(await orderRows('c-replay')).toBe(1);
   });
 
+  it('replays the first order from Postgres when Redis lost the Idempotency-Key record, and refuses another payload', async () => {
+    const body = { customerId: 'c-durable', items: [{ productId: 'sku-a', quantity: 1 }] };
+    const first = await place(body, 'durable-key-0001');
+    expect(first.status).toBe(201);
+    // What a failover (an unreplicated write) or an empty restart does to the fast path:
+    const admin = createRedis({ url: redis.url });
+    clients.push(admin);
+    expect(await admin.del('order:idempotency:c-durable:durable-key-0001')).toBe(1);
+    const again = await place(body, 'durable-key-0001');
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+    expect(catalog.calls).toHaveLength(1); // no second reservation
+    expect(await orderRows('c-durable')).toBe(1);
+    await admin.del('order:idempotency:c-durable:durable-key-0001');
+    const other = await place({ ...body, items: [{ productId: 'sku-b', quantity: 1 }] }, 'durable-key-0001');
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe('idempotency_key_reused');
+    expect(catalog.calls).toHaveLength(1);
+  });
+
   it('answers a product catalog does not know with 400 on items.N.productId, from the one reservation call', async () => {
     catalog.answer({ kind: 'unknown', productId: 'sku-ghost' });
     const res = await place({
@@ -126,10 +147,43 @@ describe('placing an order', () => {
   });
 });
 
+describe('expiry', () => {
+  it('expires an unpaid order from Postgres when Redis lost its delayed job, and releases its stock', async () => {
+    const quick = await orderService({ ORDER_PAYMENT_TIMEOUT: '1500ms', ORDER_EXPIRY_SWEEP_INTERVAL: '200ms' });
+    const placed = await request(quick.app)
+      .post('/orders')
+      .set('idempotency-key', 'expiry-key-0001')
+      .send({ customerId: 'c-expiry', items: [{ productId: 'sku-a', quantity: 1 }] });
+    expect(placed.status).toBe(201);
+    const orderId: string = placed.body.id;
+    const admin = createRedis({ url: redis.url });
+    clients.push(admin);
+    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: BULLMQ_PREFIX });
+    try {
+      await waitFor(async () => (await expiries.getJob(jobIds.orderExpiry(orderId))) !== undefined, {
+        description: 'the relay to schedule the delayed expiry job',
+      });
+      // What a failover or an empty restart does to a delayed job: it is gone.
+      expect(await expiries.remove(jobIds.orderExpiry(orderId))).toBe(1);
+      await waitFor(async () => (await request(quick.app).get(`/orders/${orderId}`)).body.status === 'expired', {
+        timeoutMs: 5_000,
+        description: 'the sweeper to expire the order',
+      });
+      await waitFor(() => catalog.calls.some((c) => c.method === 'DELETE' && c.path === `/reservations/${orderId}`), {
+        description: 'the relay to release its stock',
+      });
+      expect(await quick.host.metrics.registry.metrics()).toMatch(/sweeper_resolved_total\{[^}]*sweeper="order-expiry"[^}]*\} 1/);
+    } finally {
+      await expiries.close();
+    }
+  });
+});
+
 describe('the outbox', () => {
   it('relays orders acknowledged while Redis is unreachable exactly once after it returns, and pauses meanwhile', async () => {
     // Count order.placed on pub/sub: unlike BullMQ job ids, nothing deduplicates these.
     const watcher = createRedis({ url: redis.url }, { role: 'subscriber' });
+    watcher.on('error', () => {}); // it reconnects by itself once Redis is back
     clients.push(watcher);
     const published = new Map<string, number>();
     watcher.on('message', (_channel: string, message: string) => {

@@ -20,6 +20,11 @@ export const lockMetrics = perRegistry((registers) => ({
     help: 'Leases lost before release (expired while held, or taken over): the fencing token is what keeps these safe',
     registers,
   }),
+  lockFenceRaised: new Counter({
+    name: 'lock_fence_raised_total',
+    help: 'Fencing counters moved up to a fence the store held (the counter was lost or reset in Redis)',
+    registers,
+  }),
   lockHeld: new Histogram({
     name: 'lock_held_seconds',
     help: 'How long leases were held',

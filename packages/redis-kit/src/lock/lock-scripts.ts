@@ -56,3 +56,21 @@ end
 return 0
 `,
 );
+
+/**
+ * Move a fencing counter up to at least ARGV[1] (never down). KEYS[1] the counter.
+ * Returns the counter's value afterwards.
+ */
+export const raiseFenceScript = defineScript<number>(
+  'sfLockRaiseFence',
+  1,
+  `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local floor = tonumber(ARGV[1])
+if current < floor then
+  redis.call('SET', KEYS[1], floor)
+  return floor
+end
+return current
+`,
+);

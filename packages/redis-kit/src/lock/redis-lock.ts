@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { LockLostError, LockTimeoutError } from './errors.js';
 import { lockMetrics } from './lock-metrics.js';
-import { acquireScript, extendScript, releaseAndNotifyScript, releaseScript } from './lock-scripts.js';
+import { acquireScript, extendScript, raiseFenceScript, releaseAndNotifyScript, releaseScript } from './lock-scripts.js';
 
 /** Options for {@link RedisLock}. */
 export interface LockOptions {
@@ -123,6 +123,20 @@ export class RedisLock {
     } finally {
       await Promise.allSettled([...leases.values()].map((lease) => lease.release()));
     }
+  }
+
+  /**
+   * Move `key`'s fencing counter up to at least `atLeast` (a fence the store holds). Call it
+   * when the store refused a write for a fence lower than its own: either a newer holder
+   * wrote (the counter is already past it, and this changes nothing), or Redis lost the
+   * counter (a restart without persistence, a failover before replication) and it started
+   * again from zero, so every new lease would be refused until it crawled back. After this,
+   * the next acquisition gets a fence the store accepts. Resolves with the counter's value.
+   */
+  async raiseFence(key: string, atLeast: number): Promise<number> {
+    const value = await raiseFenceScript(this.#redis)(this.#fenceKey(key), atLeast);
+    if (value === atLeast) this.#metrics?.lockFenceRaised.inc();
+    return value;
   }
 
   /** {@link withLocks} for one key. */

@@ -8,6 +8,16 @@ import type { CatalogService } from './catalog-service.js';
 
 type Change = { before: Product; after: Product };
 
+/** A write refused because the lease's fence is older than the one the row holds. */
+class StaleFenceError extends Error {
+  constructor(
+    readonly lockKey: string,
+    readonly storedFence: number,
+  ) {
+    super(`fence behind the one stored for ${lockKey}`);
+  }
+}
+
 /**
  * Stock reservations. Every stock change runs under the redis-kit lock of each SKU it
  * touches (sorted, all-or-nothing), inside one Postgres transaction, and writes each row
@@ -37,7 +47,7 @@ export class StockService {
     const existing = await this.reservations.find(orderId);
     if (existing) return existing;
     const lockKeys = items.map((i) => keys.catalog.stockLock(i.productId));
-    const { result, changes } = await this.lock.withLocks(lockKeys, (leases) =>
+    const { result, changes } = await this.#withFencedLocks(lockKeys, (leases) =>
       withTransaction(this.db, async (client) => {
         const again = await this.reservations.find(orderId, client);
         if (again) return { result: again, changes: [] };
@@ -74,7 +84,7 @@ export class StockService {
     const existing = await this.reservations.find(orderId);
     if (existing?.status !== 'reserved') return;
     const lockKeys = existing.items.map((i) => keys.catalog.stockLock(i.productId));
-    const changes = await this.lock.withLocks(lockKeys, (leases) =>
+    const changes = await this.#withFencedLocks(lockKeys, (leases) =>
       withTransaction(this.db, async (client) => {
         const row = await this.reservations.find(orderId, client, true);
         if (row?.status !== 'reserved') return [];
@@ -89,11 +99,29 @@ export class StockService {
   /** Add stock (admin). */
   async restock(productId: string, quantity: number): Promise<Product> {
     const key = keys.catalog.stockLock(productId);
-    const changes = await this.lock.withLocks([key], (leases) =>
+    const changes = await this.#withFencedLocks([key], (leases) =>
       withTransaction(this.db, (client) => this.#apply(client, [{ productId, quantity }], +1, leases)),
     );
     await this.#announce(changes, 'restocked');
     return changes[0]!.after;
+  }
+
+  /**
+   * Run `work` under the locks of `lockKeys`. If a write is refused because the row holds a
+   * newer fence than our lease, move the fencing counter past it and run once more under
+   * fresh leases. That heals a counter Redis lost (an empty restart, a failover before
+   * replication): without it every lease would be refused until the counter crawled back
+   * past the fence Postgres holds. A newer holder that really did write meanwhile is also
+   * handled: we re-read everything under the new locks.
+   */
+  async #withFencedLocks<T>(lockKeys: string[], work: (leases: ReadonlyMap<string, Lease>) => Promise<T>): Promise<T> {
+    try {
+      return await this.lock.withLocks(lockKeys, work);
+    } catch (error) {
+      if (!(error instanceof StaleFenceError)) throw error;
+      await this.lock.raiseFence(error.lockKey, error.storedFence);
+      return this.lock.withLocks(lockKeys, work);
+    }
   }
 
   async #apply(
@@ -106,10 +134,16 @@ export class StockService {
     for (const item of items) {
       const before = await this.products.get(item.productId, client);
       if (!before) throw new NotFoundError(`Product ${item.productId}`, { extensions: { productId: item.productId } });
-      const fence = leases.get(keys.catalog.stockLock(item.productId))?.fence ?? 0;
+      const lockKey = keys.catalog.stockLock(item.productId);
+      const fence = leases.get(lockKey)?.fence ?? 0;
       const after = await this.products.changeStockFenced(client, item.productId, sign * item.quantity, fence);
-      // Refused: a newer lock holder wrote this row (our lease expired), or stock would go negative.
-      if (!after) throw new DependencyUnavailableError('stock lock', { extensions: { productId: item.productId } });
+      if (!after) {
+        // Refused: the row holds a newer fence (our lease expired and another holder wrote, or
+        // Redis lost the counter), or stock would go negative.
+        const stored = await this.products.fence(client, item.productId);
+        if (stored > fence) throw new StaleFenceError(lockKey, stored);
+        throw new DependencyUnavailableError('stock lock', { extensions: { productId: item.productId } });
+      }
       changes.push({ before, after });
     }
     return changes;

@@ -87,4 +87,10 @@ export class ProductStore {
     );
     return rows[0] && toProduct(rows[0]);
   }
+
+  /** The fencing token of the last lock holder that wrote this product's stock. */
+  async fence(client: Queryable, id: string): Promise<number> {
+    const { rows } = await client.query<{ fence: string }>('SELECT fence FROM products WHERE id = $1', [id]);
+    return Number(rows[0]?.fence ?? 0);
+  }
 }

@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { newEvent, type Order, type PlaceOrderRequest } from '@storefront/contracts';
 import { ConflictError, NotFoundError } from '@storefront/service-kit';
 import type { CatalogClient } from '../clients/catalog-client.js';
-import type { OrderStore } from '../store/order-store.js';
+import type { IdempotencyRecord, OrderStore } from '../store/order-store.js';
 
 /** What placing an order came to. The HTTP route turns it into an answer. */
 export type PlaceOutcome =
-  | { outcome: 'placed'; order: Order }
+  /** `replayed`: the Idempotency-Key had placed this order before (found in Postgres). */
+  | { outcome: 'placed'; order: Order; replayed: boolean }
   | { outcome: 'insufficient_stock'; productId: string }
-  | { outcome: 'unknown_product'; productId: string };
+  | { outcome: 'unknown_product'; productId: string }
+  /** The Idempotency-Key placed an order before, for a different request. */
+  | { outcome: 'key_reused' };
 
 /** The order rules: reserve, store with its outbox event; pay; cancel; expire. */
 export class OrderService {
@@ -22,10 +25,18 @@ export class OrderService {
 
   /**
    * Place an order: one call to catalog reserves every item (at catalog's current prices)
-   * or answers which product is short or unknown; then the order and its `order.placed`
-   * event are written in one transaction.
+   * or answers which product is short or unknown; then the order, its `order.placed`
+   * event and its Idempotency-Key are written in one transaction.
+   *
+   * The key's record of truth is that row: a key that placed an order before replays it,
+   * even when Redis (the fast path in front of this) lost its record — a failover, an
+   * empty restart, or a crash between this commit and the Redis write.
    */
-  async place(request: PlaceOrderRequest): Promise<PlaceOutcome> {
+  async place(request: PlaceOrderRequest, idempotency?: IdempotencyRecord): Promise<PlaceOutcome> {
+    if (idempotency) {
+      const prior = await this.#placedBefore(request.customerId, idempotency);
+      if (prior) return prior;
+    }
     const orderId = randomUUID();
     let reservation: Awaited<ReturnType<CatalogClient['reserve']>>;
     try {
@@ -49,18 +60,37 @@ export class OrderService {
       createdAt: now,
       updatedAt: now,
     };
-    let order: Order;
+    let order: Order | undefined;
     try {
-      order = await this.orders.insert(draft, new Date(Date.now() + this.paymentTimeoutMs), (o) =>
-        newEvent('order.placed', { orderId: o.id, customerId: o.customerId, items: o.items, totalCents: o.totalCents }),
+      order = await this.orders.insert(
+        draft,
+        new Date(Date.now() + this.paymentTimeoutMs),
+        (o) => newEvent('order.placed', { orderId: o.id, customerId: o.customerId, items: o.items, totalCents: o.totalCents }),
+        idempotency,
       );
     } catch (error) {
       // Nothing was acknowledged: give the stock back (idempotent), then fail.
       await this.catalog.release(orderId).catch(() => {});
       throw error;
     }
+    if (!order) {
+      // A request with the same key committed first (both got past the Redis claim): ours
+      // is the duplicate. Give its stock back and answer with the first order.
+      await this.catalog.release(orderId).catch(() => {});
+      const first = idempotency && (await this.#placedBefore(request.customerId, idempotency));
+      if (!first) throw new Error(`Idempotency-Key of order ${orderId} is taken, but no order holds it`);
+      return first;
+    }
     this.onOutboxWrite();
-    return { outcome: 'placed', order };
+    return { outcome: 'placed', order, replayed: false };
+  }
+
+  async #placedBefore(customerId: string, { key, fingerprint }: IdempotencyRecord): Promise<PlaceOutcome | undefined> {
+    const prior = await this.orders.byIdempotencyKey(customerId, key);
+    if (!prior) return undefined;
+    return prior.fingerprint === fingerprint
+      ? { outcome: 'placed', order: prior.order, replayed: true }
+      : { outcome: 'key_reused' };
   }
 
   async get(id: string): Promise<Order> {
@@ -87,6 +117,18 @@ export class OrderService {
     );
     if (order) this.onOutboxWrite();
     return order;
+  }
+
+  /**
+   * Expire every unpaid order past its deadline, whatever happened to its delayed job
+   * (Redis lost it in a failover or an empty restart; it never got enqueued). Postgres
+   * decides; the delayed job is only the fast path. Safe in several instances at once:
+   * each expiry is a conditional update. Resolves with how many it expired.
+   */
+  async expireOverdue(limit = 100): Promise<number> {
+    let expired = 0;
+    for (const id of await this.orders.overdue(limit)) if (await this.expire(id)) expired++;
+    return expired;
   }
 
   async #transition(

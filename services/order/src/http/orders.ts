@@ -33,6 +33,8 @@ const toResponse = (result: PlaceOutcome, items: { productId: string }[]): Store
       const index = items.findIndex((i) => i.productId === result.productId);
       throw new ValidationError([{ path: `body.items.${index}.productId`, message: `unknown product ${result.productId}` }]);
     }
+    case 'key_reused':
+      throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request payload');
   }
 };
 
@@ -57,9 +59,13 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
 
     let outcome: Awaited<ReturnType<IdempotencyStore['execute']>>;
     try {
-      outcome = await idempotency.execute(keys.order.idempotency(body.customerId, key), fingerprint(body), async () =>
-        toResponse(await orders.place(body), body.items),
-      );
+      const fp = fingerprint(body);
+      outcome = await idempotency.execute(keys.order.idempotency(body.customerId, key), fp, async () => {
+        const placed = await orders.place(body, { key, fingerprint: fp });
+        // Redis had no record, Postgres had: the key placed this order before.
+        if (placed.outcome === 'placed' && placed.replayed) res.setHeader('idempotent-replayed', 'true');
+        return toResponse(placed, body.items);
+      });
     } catch (error) {
       if (error instanceof IdempotencyMismatchError) throw new AppError(422, 'idempotency_key_reused', error.message);
       if (error instanceof IdempotencyInFlightError)

@@ -22,4 +22,23 @@ export const migrations: Migration[] = [
       CREATE INDEX orders_customer ON orders (customer_id, created_at)`,
   },
   { id: '002_outbox', sql: outboxTableSql() },
+  {
+    // The expiry sweeper's query: unpaid orders past their deadline, oldest first.
+    id: '003_reserved_expiry',
+    sql: "CREATE INDEX orders_reserved_expiry ON orders (expires_at) WHERE status = 'reserved'",
+  },
+  {
+    // The record of truth behind Idempotency-Key (Redis holds the fast path): written in the
+    // order's own transaction, so a placed order and its key exist together or not at all.
+    id: '004_idempotency_keys',
+    sql: `
+      CREATE TABLE idempotency_keys (
+        customer_id text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        order_id uuid NOT NULL REFERENCES orders (id),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (customer_id, key)
+      )`,
+  },
 ];

@@ -24,6 +24,15 @@ const toOrder = (row: OrderRow): Order => ({
   updatedAt: row.updated_at.toISOString(),
 });
 
+/** An Idempotency-Key and the fingerprint of the request that first used it. */
+export interface IdempotencyRecord {
+  key: string;
+  fingerprint: string;
+}
+
+/** Thrown inside the insert transaction to roll it back when the key is taken. */
+class KeyTakenError extends Error {}
+
 /** Orders in Postgres; every state change writes its event to the outbox in the same transaction. */
 export class OrderStore {
   constructor(private readonly db: pg.Pool) {}
@@ -33,8 +42,17 @@ export class OrderStore {
     return rows[0] && toOrder(rows[0]);
   }
 
-  /** Insert a reserved order and its `order.placed` event together. */
-  async insert(order: Order, expiresAt: Date, placed: (order: Order) => StorefrontEvent): Promise<Order> {
+  /**
+   * Insert a reserved order, its `order.placed` event and (when given) its Idempotency-Key,
+   * together. Resolves `undefined` when the key is already stored for another order (a
+   * concurrent duplicate that got past the Redis claim); nothing is written then.
+   */
+  async insert(
+    order: Order,
+    expiresAt: Date,
+    placed: (order: Order) => StorefrontEvent,
+    idempotency?: IdempotencyRecord,
+  ): Promise<Order | undefined> {
     return withTransaction(this.db, async (client) => {
       const { rows } = await client.query<OrderRow>(
         `INSERT INTO orders (id, customer_id, status, items, total_cents, expires_at) VALUES ($1, $2, 'reserved', $3, $4, $5)
@@ -42,9 +60,45 @@ export class OrderStore {
         [order.id, order.customerId, JSON.stringify(order.items), order.totalCents, expiresAt],
       );
       const stored = toOrder(rows[0]!);
+      if (idempotency) {
+        const key = await client.query(
+          `INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (customer_id, key) DO NOTHING`,
+          [order.customerId, idempotency.key, idempotency.fingerprint, order.id],
+        );
+        if (key.rowCount === 0) {
+          throw new KeyTakenError();
+        }
+      }
       await appendToOutbox(client, placed(stored));
       return stored;
+    }).catch((error: unknown) => {
+      if (error instanceof KeyTakenError) return undefined;
+      throw error;
     });
+  }
+
+  /** The order placed earlier under this customer's Idempotency-Key, with the request's fingerprint. */
+  async byIdempotencyKey(customerId: string, key: string): Promise<{ order: Order; fingerprint: string } | undefined> {
+    const { rows } = await this.db.query<OrderRow & { fingerprint: string }>(
+      `SELECT ${COLUMNS.split(', ')
+        .map((c) => `o.${c}`)
+        .join(', ')}, k.fingerprint
+       FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
+       WHERE k.customer_id = $1 AND k.key = $2`,
+      [customerId, key],
+    );
+    const row = rows[0];
+    return row && { order: toOrder(row), fingerprint: row.fingerprint };
+  }
+
+  /** Ids of unpaid orders whose payment deadline has passed, oldest first. */
+  async overdue(limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      "SELECT id FROM orders WHERE status = 'reserved' AND expires_at <= now() ORDER BY expires_at LIMIT $1",
+      [limit],
+    );
+    return rows.map((r) => r.id);
   }
 
   /**
