@@ -2,6 +2,7 @@ import { adminCommand, startCluster, startRedisServer, startSentinelTopology, wa
 import { describe, expect, it } from 'vitest';
 import { createRedis } from '../src/connections/create-redis.js';
 import { assertNoEviction, EvictionPolicyError } from '../src/connections/eviction-policy.js';
+import { isRedisUnavailable } from '../src/connections/unavailable.js';
 
 describe('createRedis (standalone)', () => {
   it('authenticates as an ACL user from the URL and is held to its key patterns', async () => {
@@ -27,8 +28,62 @@ describe('createRedis (standalone)', () => {
     await client.ping();
     await server.stop();
     await waitFor(() => client.status !== 'ready', { description: 'client to notice the server is gone' });
-    await expect(client.ping()).rejects.toThrow();
+    const error = await client.ping().catch((e: unknown) => e);
+    expect(isRedisUnavailable(error)).toBe(true);
     client.disconnect();
+  });
+
+  it('answers within the command timeout when the server is frozen (SIGSTOP), as "unavailable"', async () => {
+    const server = await startRedisServer();
+    const client = createRedis({ url: server.url }, { commandTimeoutMs: 300 });
+    client.on('error', () => {});
+    try {
+      await client.ping();
+      process.kill(server.pid, 'SIGSTOP');
+      const started = performance.now();
+      const error = await client.get('x').catch((e: unknown) => e);
+      const tookMs = performance.now() - started;
+      expect(isRedisUnavailable(error)).toBe(true);
+      expect(tookMs).toBeGreaterThanOrEqual(250);
+      expect(tookMs).toBeLessThan(1_000);
+      process.kill(server.pid, 'SIGCONT');
+      await waitFor(async () => (await client.ping().catch(() => '')) === 'PONG', { description: 'answers again' });
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
+  it('answers a command queued while the server is down within the command timeout, as "unavailable"', async () => {
+    const server = await startRedisServer();
+    // Reconnects back off to 2 s and retries allow 3 reconnects: only the timeout bounds the wait.
+    const client = createRedis({ url: server.url }, { commandTimeoutMs: 400 });
+    client.on('error', () => {});
+    await client.ping();
+    await server.stop();
+    await waitFor(() => client.status !== 'ready', { description: 'client to notice the server is gone' });
+    const started = performance.now();
+    const error = await client.get('x').catch((e: unknown) => e);
+    expect(isRedisUnavailable(error)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    client.disconnect();
+  });
+
+  it('tells a wrong command from an unavailable server', async () => {
+    const server = await startRedisServer();
+    const client = createRedis({ url: server.url });
+    try {
+      await client.set('s', 'text');
+      const wrongType = await client.incr('s').catch((e: unknown) => e);
+      expect(wrongType).toBeInstanceOf(Error);
+      expect(isRedisUnavailable(wrongType)).toBe(false);
+      expect(isRedisUnavailable(new Error('LOADING Redis is loading the dataset in memory'))).toBe(true);
+      expect(isRedisUnavailable(new Error("READONLY You can't write against a read only replica."))).toBe(true);
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
   });
 });
 

@@ -18,6 +18,12 @@ export const serviceEnv = baseEnv.extend({
   REDIS_SENTINEL_NAME: z.string().min(1).default('storefront'),
   /** Cluster seed nodes `host:port,host:port`; when set, Redis runs in Cluster mode. */
   REDIS_CLUSTER_NODES: envFields.commaList.optional(),
+  /**
+   * How long a Redis command may wait for its reply (also while reconnecting). Past it the
+   * request answers 503 with `Retry-After` instead of hanging on a frozen or absent Redis.
+   * Default 750ms.
+   */
+  REDIS_COMMAND_TIMEOUT: envFields.duration.default(750),
   /** Registry record TTL: a crashed instance leaves discovery within it. Default 5 000 ms. */
   REGISTRY_TTL_MS: z.coerce.number().int().min(300).default(5000),
   /** How often discovery re-reads the registry (it also hears changes at once). Default 1 000 ms. */

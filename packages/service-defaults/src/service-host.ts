@@ -5,6 +5,7 @@ import {
   type ConnectionRole,
   Discovery,
   EventBus,
+  isRedisUnavailable,
   type RedisClient,
   RedisConnections,
   registrar,
@@ -102,6 +103,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
         toRedisConfig(redisSettings(this.config, 'coordination')),
         this.instanceId,
         this.#onRedisError,
+        this.config.REDIS_COMMAND_TIMEOUT,
       );
       this.shutdown.add('redis', 'quit coordination redis', () => connections.quitAll());
       this.#coordination = connections;
@@ -119,6 +121,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
         toRedisConfig(redisSettings(this.config, 'cache')),
         `${this.instanceId}:cache`,
         this.#onRedisError,
+        this.config.REDIS_COMMAND_TIMEOUT,
       );
       this.shutdown.add('redis', 'quit cache redis', () => connections.quitAll());
       this.#cache = { command: connections.open('command'), subscriber: connections.open('subscriber') };
@@ -237,7 +240,10 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
     return sweeper;
   }
 
-  /** The service's Express app: service-kit's stack (health, metrics, problem+json, …) around `routes`. */
+  /**
+   * The service's Express app: service-kit's stack (health, metrics, problem+json, …) around
+   * `routes`. An error that says Redis cannot answer now becomes 503 with `Retry-After`.
+   */
   httpApp(routes: ServiceAppOptions['routes'], options: Pick<ServiceAppOptions, 'securityHeaders'> = {}): Express {
     return createServiceApp({
       logger: this.logger,
@@ -245,6 +251,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
       health: this.health,
       bodyLimit: this.config.BODY_LIMIT,
       routes,
+      unavailable: (error) => (isRedisUnavailable(error) ? 'redis' : undefined),
       ...options,
     });
   }

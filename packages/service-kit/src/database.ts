@@ -74,3 +74,23 @@ export const withTransaction = async <T>(pool: pg.Pool, work: (client: pg.PoolCl
     client.release();
   }
 };
+
+/** SQLSTATE classes and codes that mean "the database cannot do this now", not "the query is wrong". */
+const UNAVAILABLE_SQLSTATES = ['08', '53', '57P01', '57P02', '57P03', '55P03', '57014', '25P03', '40P01'];
+const UNAVAILABLE_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated',
+  'Client has encountered a connection error',
+];
+
+/**
+ * Whether `error` from `pg` means Postgres cannot answer now — unreachable, restarting,
+ * out of connections, or a statement/lock timeout or deadlock (retry later) — rather than
+ * a bad query. The error middleware answers these with 503 and `Retry-After`.
+ */
+export const isDatabaseUnavailable = (error: unknown): boolean => {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATES.some((c) => code.startsWith(c));
+  return UNAVAILABLE_MESSAGES.some((m) => error.message.startsWith(m));
+};

@@ -1,5 +1,6 @@
 import type { ErrorCode, FieldIssue } from '@storefront/contracts';
 import { z } from 'zod';
+import { isDatabaseUnavailable } from './database.js';
 
 /** Options every {@link AppError} accepts. */
 export interface AppErrorOptions {
@@ -89,12 +90,27 @@ interface HttpLikeError {
   code?: unknown;
 }
 
+/** Names the dependency an error says is unavailable (`redis`, …), or `undefined`. */
+export type UnavailableClassifier = (error: unknown) => string | undefined;
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 /**
  * Map anything thrown into an {@link AppError}: body-parser failures, zod errors,
- * opossum's open-breaker and timeout errors; everything else becomes a 500.
+ * opossum's open-breaker and timeout errors, and errors that say a dependency cannot
+ * answer now (the database, a network peer, or whatever `unavailable` recognises) —
+ * those are 503 with `Retry-After`, never 500. Everything else becomes a 500.
  */
-export const toAppError = (error: unknown): AppError => {
+export const toAppError = (error: unknown, unavailable?: UnavailableClassifier): AppError => {
   if (error instanceof AppError) return error;
+  const dependency =
+    unavailable?.(error) ??
+    (isDatabaseUnavailable(error)
+      ? 'database'
+      : NETWORK_CODES.has(String((error as { code?: unknown } | null)?.code))
+        ? 'upstream'
+        : undefined);
+  if (dependency) return new DependencyUnavailableError(dependency, { cause: error });
   if (error instanceof z.ZodError) return new ValidationError(toFieldIssues(error));
   const e = (typeof error === 'object' && error !== null ? error : {}) as HttpLikeError;
   if (e.type === 'entity.parse.failed') {

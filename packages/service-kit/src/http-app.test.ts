@@ -154,3 +154,45 @@ describe('logging', () => {
     expect(logged).not.toContain('a-very-secret-token');
   });
 });
+
+describe('a dependency that cannot answer', () => {
+  const appThrowing = (error: unknown) =>
+    createServiceApp({
+      logger: pino({ level: 'silent' }),
+      metrics: createMetrics('test'),
+      health: new Health(),
+      unavailable: (e) => ((e as Error).message === 'Command timed out' ? 'redis' : undefined),
+      routes: (a) => {
+        a.get('/x', () => {
+          throw error;
+        });
+      },
+    });
+
+  it.each([
+    ['redis (the app’s classifier)', new Error('Command timed out'), 'redis'],
+    [
+      'Postgres restarting (57P03)',
+      Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+      'database',
+    ],
+    [
+      'Postgres lock timeout (55P03)',
+      Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }),
+      'database',
+    ],
+    ['a pool that cannot connect', new Error('timeout exceeded when trying to connect'), 'database'],
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'upstream'],
+  ])('answers %s with 503, Retry-After and the dependency, never 500', async (_label, error, dependency) => {
+    const res = await request(appThrowing(error)).get('/x');
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    expect(res.body).toMatchObject({ code: 'dependency_unavailable', dependency });
+  });
+
+  it('still answers a bug (a wrong query) with 500', async () => {
+    const res = await request(appThrowing(Object.assign(new Error('syntax error'), { code: '42601' }))).get('/x');
+    expect(res.status).toBe(500);
+  });
+});

@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import type { UnavailableClassifier } from './errors.js';
 import { type Health, healthRouter } from './health.js';
 import { httpMetricsMiddleware, type ServiceMetrics } from './metrics.js';
 import { notFoundHandler, problemHandler } from './problem.js';
@@ -18,6 +19,8 @@ export interface ServiceAppOptions {
   securityHeaders?: HelmetOptions;
   /** Mount the service's routes. Runs after the common middleware, before the 404 and error handlers. */
   routes: (app: Express) => void;
+  /** Recognises errors of a dependency that cannot answer now (they become 503 + `Retry-After`). */
+  unavailable?: UnavailableClassifier;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -34,6 +37,7 @@ export const createServiceApp = ({
   bodyLimit = '100kb',
   securityHeaders,
   routes,
+  unavailable,
 }: ServiceAppOptions): Express => {
   const app = express();
   app.disable('x-powered-by');
@@ -60,6 +64,6 @@ export const createServiceApp = ({
   });
   routes(app);
   app.use(notFoundHandler);
-  app.use(problemHandler(logger));
+  app.use(problemHandler(logger, unavailable));
   return app;
 };

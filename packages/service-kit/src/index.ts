@@ -1,7 +1,7 @@
 export { requireBearer } from './auth.js';
 export { type BreakerOptions, createBreaker } from './breaker.js';
 export { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
-export { createPool, type Migration, migrate, type PoolOptions, withTransaction } from './database.js';
+export { createPool, isDatabaseUnavailable, type Migration, migrate, type PoolOptions, withTransaction } from './database.js';
 export {
   AppError,
   type AppErrorOptions,
@@ -11,6 +11,7 @@ export {
   toAppError,
   toFieldIssues,
   UnauthorizedError,
+  type UnavailableClassifier,
   ValidationError,
 } from './errors.js';
 export { Health, type HealthCheck } from './health.js';

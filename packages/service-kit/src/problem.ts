@@ -1,7 +1,7 @@
 import type { Problem } from '@storefront/contracts';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { type AppError, NotFoundError, toAppError, ValidationError } from './errors.js';
+import { type AppError, NotFoundError, toAppError, type UnavailableClassifier, ValidationError } from './errors.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -33,13 +33,14 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * The one error middleware: maps anything thrown to problem+json, sets `Retry-After`
- * where the error carries one, and logs 5xx at error level with the cause.
+ * The one error middleware: maps anything thrown to problem+json (`unavailable` names
+ * errors of a dependency the app knows, e.g. Redis, as 503), sets `Retry-After` where the
+ * error carries one, and logs 5xx at error level with the cause.
  */
 export const problemHandler =
-  (logger: Logger): ErrorRequestHandler =>
+  (logger: Logger, unavailable?: UnavailableClassifier): ErrorRequestHandler =>
   (error, req, res, _next) => {
-    const appError = toAppError(error);
+    const appError = toAppError(error, unavailable);
     const log = (req as { log?: Logger }).log ?? logger;
     if (appError.status >= 500) log.error({ err: appError.cause ?? appError }, appError.message);
     if (res.headersSent) {

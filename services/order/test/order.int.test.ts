@@ -44,6 +44,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** A client of the test's own, quiet while the test takes Redis away on purpose. */
+const adminClient = () => {
+  const client = createRedis({ url: redis.url });
+  client.on('error', () => {});
+  clients.push(client);
+  return client;
+};
+
 let keyCounter = 0;
 const place = (body: object, key = `key-${Date.now()}-${keyCounter++}`) =>
   request(service.app).post('/orders').set('idempotency-key', key).send(body);
@@ -84,8 +92,7 @@ describe('placing an order', () => {
     const first = await place(body, 'durable-key-0001');
     expect(first.status).toBe(201);
     // What a failover (an unreplicated write) or an empty restart does to the fast path:
-    const admin = createRedis({ url: redis.url });
-    clients.push(admin);
+    const admin = adminClient();
     expect(await admin.del('order:idempotency:c-durable:durable-key-0001')).toBe(1);
     const again = await place(body, 'durable-key-0001');
     expect(again.status).toBe(201);
@@ -147,6 +154,29 @@ describe('placing an order', () => {
   });
 });
 
+describe('while Redis cannot answer', () => {
+  it('answers 503 with Retry-After in under a second while Redis is frozen, reserves nothing, and places orders once it thaws', async () => {
+    const body = { customerId: 'c-frozen', items: [{ productId: 'sku-a', quantity: 1 }] };
+    process.kill(redis.pid, 'SIGSTOP');
+    const timings: number[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        const res = await place(body);
+        timings.push(performance.now() - started);
+        expect(res.status).toBe(503);
+        expect(res.headers['retry-after']).toBe('1');
+        expect(res.body).toMatchObject({ code: 'dependency_unavailable', dependency: 'redis' });
+      }
+    } finally {
+      process.kill(redis.pid, 'SIGCONT');
+    }
+    expect(Math.max(...timings)).toBeLessThan(1_000);
+    expect(catalog.calls).toHaveLength(0);
+    await waitFor(async () => (await place(body)).status === 201, { timeoutMs: 10_000, description: 'an order placed again' });
+  });
+});
+
 describe('expiry', () => {
   it('expires an unpaid order from Postgres when Redis lost its delayed job, and releases its stock', async () => {
     const quick = await orderService({ ORDER_PAYMENT_TIMEOUT: '1500ms', ORDER_EXPIRY_SWEEP_INTERVAL: '200ms' });
@@ -156,8 +186,7 @@ describe('expiry', () => {
       .send({ customerId: 'c-expiry', items: [{ productId: 'sku-a', quantity: 1 }] });
     expect(placed.status).toBe(201);
     const orderId: string = placed.body.id;
-    const admin = createRedis({ url: redis.url });
-    clients.push(admin);
+    const admin = adminClient();
     const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: BULLMQ_PREFIX });
     try {
       await waitFor(async () => (await expiries.getJob(jobIds.orderExpiry(orderId))) !== undefined, {
@@ -196,8 +225,16 @@ describe('the outbox', () => {
       Number(/outbox_relayed_total\{outcome="failed"[^}]*\} (\d+)/.exec(await service.host.metrics.registry.metrics())?.[1] ?? 0);
 
     await redis.stop();
-    // Redis is gone: the order path up to the commit needs only catalog and Postgres (the
-    // HTTP route also needs Redis for its Idempotency-Key, so this goes through the domain).
+    // Over HTTP, placing needs Redis (the Idempotency-Key claim): a fast 503, never a 500 or a hang.
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const res = await place({ customerId: 'c-down', items: [{ productId: 'sku-a', quantity: 1 }] });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(performance.now() - started).toBeLessThan(1_000);
+    }
+    // The order path up to the commit needs only catalog and Postgres: place through the
+    // domain, as a request that got its claim just before Redis went away would.
     const placed: string[] = [];
     for (let i = 0; i < 5; i++) {
       const result = await service.orders.place({ customerId: 'c-offline', items: [{ productId: 'sku-a', quantity: 1 }] });
@@ -224,8 +261,7 @@ describe('the outbox', () => {
     await waitFor(() => placed.every((id) => published.has(id)), { timeoutMs: 5_000, description: 'every order.placed' });
     expect(placed.map((id) => published.get(id))).toEqual([1, 1, 1, 1, 1]);
 
-    const admin = createRedis({ url: redis.url }, { role: 'command' });
-    clients.push(admin);
+    const admin = adminClient();
     const notifications = new Queue<NotificationJob>(queues.notifications, { connection: admin, prefix: BULLMQ_PREFIX });
     const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: BULLMQ_PREFIX });
     const jobs = await notifications.getJobs(['waiting', 'active', 'completed', 'delayed']);

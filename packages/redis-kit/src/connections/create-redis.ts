@@ -7,7 +7,8 @@ export type RedisClient = Redis | Cluster;
 /**
  * What the connection is for. Each role gets the settings its users need:
  * - `command`: locks, registry, idempotency, cache reads/writes. Commands queue while
- *   reconnecting and fail after 3 retries, so callers see an error rather than hanging.
+ *   reconnecting and fail after 3 retries or the command timeout, whichever comes first,
+ *   so callers see an error rather than hanging.
  * - `producer`: BullMQ `Queue`s. Fails fast when Redis is down (`enableOfflineQueue: false`).
  * - `worker`: BullMQ `Worker`s and blocking reads. `maxRetriesPerRequest: null`, as BullMQ requires.
  * - `subscriber`: pub/sub. Its own connection, since a subscribed connection can run nothing else.
@@ -21,10 +22,19 @@ const ROLE_OPTIONS: Record<ConnectionRole, RedisOptions> = {
   subscriber: { maxRetriesPerRequest: null },
 };
 
+/**
+ * How long a `command` or `producer` connection waits for a reply (ioredis `commandTimeout`;
+ * it also bounds a command queued while reconnecting). Without it a frozen server hangs
+ * every caller. Default 1 000 ms.
+ */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 1_000;
+
 /** Options for {@link createRedis}. */
 export interface CreateRedisOptions {
   /** Default `command`. */
   role?: ConnectionRole;
+  /** Reply deadline for `command` and `producer` connections (blocking roles have none). Default {@link DEFAULT_COMMAND_TIMEOUT_MS}. */
+  commandTimeoutMs?: number;
   /** Shown in `CLIENT LIST` (`CLIENT SETNAME`), e.g. `catalog-1a2b:cache`. */
   connectionName?: string;
   /** Passed through to ioredis last, for anything not covered here. */
@@ -41,11 +51,12 @@ const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 
  */
 export const createRedis = (
   config: RedisConfig,
-  { role = 'command', connectionName, overrides }: CreateRedisOptions = {},
+  { role = 'command', connectionName, commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS, overrides }: CreateRedisOptions = {},
 ): RedisClient => {
   const auth = urlAuth(config.url);
   const common: RedisOptions = {
     ...ROLE_OPTIONS[role],
+    ...(role === 'command' || role === 'producer' ? { commandTimeout: commandTimeoutMs } : {}),
     username: auth.username,
     password: auth.password,
     db: auth.db,

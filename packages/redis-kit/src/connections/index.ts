@@ -1,4 +1,10 @@
-export { type ConnectionRole, type CreateRedisOptions, createRedis, type RedisClient } from './create-redis.js';
+export {
+  type ConnectionRole,
+  type CreateRedisOptions,
+  createRedis,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  type RedisClient,
+} from './create-redis.js';
 export { assertNoEviction, EvictionPolicyError, evictionPolicies } from './eviction-policy.js';
 export {
   type HostPort,
@@ -9,3 +15,4 @@ export {
   toRedisConfig,
 } from './redis-config.js';
 export { RedisConnections } from './redis-connections.js';
+export { isRedisUnavailable } from './unavailable.js';

@@ -12,11 +12,17 @@ export class RedisConnections {
     private readonly config: RedisConfig,
     private readonly namePrefix: string,
     private readonly onError: (error: Error, label: string) => void = () => {},
+    /** Reply deadline for command and producer connections (see `createRedis`). */
+    private readonly commandTimeoutMs?: number,
   ) {}
 
   /** Open a connection in `role`; `label` names it (default: the role). */
   open(role: ConnectionRole, label: string = role): RedisClient {
-    const client = createRedis(this.config, { role, connectionName: `${this.namePrefix}:${label}` });
+    const client = createRedis(this.config, {
+      role,
+      connectionName: `${this.namePrefix}:${label}`,
+      ...(this.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: this.commandTimeoutMs }),
+    });
     client.on('error', (error: Error) => this.onError(error, label));
     this.#opened.push(client);
     return client;

@@ -50,17 +50,18 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
     const key = parseOrThrow(IdempotencyKey, header, 'header.idempotency-key');
     const body = parseOrThrow(PlaceOrderRequest, req.body, 'body');
 
-    const decision = await limiter.consume(body.customerId);
-    if (!decision.allowed) {
-      throw new AppError(429, 'rate_limited', `Too many orders for customer ${body.customerId}`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
-      });
-    }
-
     let outcome: Awaited<ReturnType<IdempotencyStore['execute']>>;
     try {
       const fp = fingerprint(body);
+      // The claim comes first: a replay costs no rate-limit point, and while Redis cannot
+      // answer, the request fails once (503) instead of waiting on two Redis calls.
       outcome = await idempotency.execute(keys.order.idempotency(body.customerId, key), fp, async () => {
+        const decision = await limiter.consume(body.customerId);
+        if (!decision.allowed) {
+          throw new AppError(429, 'rate_limited', `Too many orders for customer ${body.customerId}`, {
+            retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+          });
+        }
         const placed = await orders.place(body, { key, fingerprint: fp });
         // Redis had no record, Postgres had: the key placed this order before.
         if (placed.outcome === 'placed' && placed.replayed) res.setHeader('idempotent-replayed', 'true');
