@@ -22,6 +22,7 @@ import {
   migrate,
   OutboxRelay,
   type OutboxRelayOptions,
+  type PoolOptions,
   type ServiceAppOptions,
   type ServiceMetrics,
   Shutdown,
@@ -206,8 +207,11 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
    * start at once: migrations take turns). Adds the `database` readiness check; closes
    * in the last phase.
    */
-  async database(url: string, migrations: readonly Migration[]): Promise<pg.Pool> {
-    const db = createPool(url);
+  async database(url: string, migrations: readonly Migration[], options: PoolOptions = {}): Promise<pg.Pool> {
+    const db = createPool(url, options);
+    // A session the server ended (idle_in_transaction_session_timeout, a restart) errors on the
+    // idle client; the pool drops it. Log it rather than let it crash the process.
+    db.on('error', (err) => this.logger.warn({ err }, 'database connection error'));
     this.shutdown.add('database', 'close pool', () => db.end());
     this.health.addCheck('database', () => db.query('SELECT 1'));
     await migrate(db, migrations);

@@ -12,11 +12,27 @@ export interface PoolOptions {
   max?: number;
   /** Fail a connection attempt after this long. Default 5 s. */
   connectionTimeoutMillis?: number;
+  /** Postgres `lock_timeout` of every session: a statement waiting longer for a row lock fails (503). Default: none. */
+  lockTimeoutMs?: number;
+  /**
+   * Postgres `idle_in_transaction_session_timeout`: the server ends a session that sits in an
+   * open transaction this long (a paused or stuck process), releasing its row locks. Default: none.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /** A node-postgres pool for `DATABASE_URL`. */
-export const createPool = (connectionString: string, { max = 10, connectionTimeoutMillis = 5000 }: PoolOptions = {}) =>
-  new pg.Pool({ connectionString, max, connectionTimeoutMillis });
+export const createPool = (
+  connectionString: string,
+  { max = 10, connectionTimeoutMillis = 5000, lockTimeoutMs, idleInTransactionTimeoutMs }: PoolOptions = {},
+) =>
+  new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis,
+    ...(lockTimeoutMs === undefined ? {} : { lock_timeout: lockTimeoutMs }),
+    ...(idleInTransactionTimeoutMs === undefined ? {} : { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs }),
+  });
 
 const MIGRATION_LOCK = "hashtext('storefront:migrations')";
 

@@ -2,7 +2,7 @@ import { channels, keys, type Product } from '@storefront/contracts';
 import { RedisLock, TwoTierCache } from '@storefront/redis-kit';
 import type { ServiceHost } from '@storefront/service-defaults';
 import { requireBearer } from '@storefront/service-kit';
-import type { CatalogConfig } from './config.js';
+import { type CatalogConfig, databaseSessionLimits } from './config.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { StockService } from './domain/stock-service.js';
 import { productRoutes } from './http/products.js';
@@ -19,7 +19,7 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
   const { config } = host;
   const registry = host.metrics.registry;
   const redis = await host.redis();
-  const db = await host.database(config.DATABASE_URL, migrations);
+  const db = await host.database(config.DATABASE_URL, migrations, databaseSessionLimits(config));
   const cacheRedis = host.cacheRedis();
   const cache = new TwoTierCache<Product>(cacheRedis.command, cacheRedis.subscriber, {
     namespace: 'product',

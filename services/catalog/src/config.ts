@@ -23,5 +23,17 @@ const CatalogEnv = serviceEnv.extend({
 
 export type CatalogConfig = z.output<typeof CatalogEnv>;
 
+/**
+ * Catalog's Postgres session limits, so a stalled stock-lock holder (a paused process, a
+ * long GC) cannot block the healthy instances beyond its lock TTL: Postgres ends a session
+ * idle in its transaction for one lock TTL (its row locks go with it; its late write is
+ * refused by the fence anyway), and a statement waits for a row lock at most two TTLs
+ * before answering 503.
+ */
+export const databaseSessionLimits = (config: Pick<CatalogConfig, 'STOCK_LOCK_TTL_MS'>) => ({
+  idleInTransactionTimeoutMs: config.STOCK_LOCK_TTL_MS,
+  lockTimeoutMs: 2 * config.STOCK_LOCK_TTL_MS,
+});
+
 /** Read and validate catalog's configuration (only this file reads `process.env`). */
 export const loadCatalogConfig = (env: NodeJS.ProcessEnv = process.env): Readonly<CatalogConfig> => loadConfig(CatalogEnv, env);

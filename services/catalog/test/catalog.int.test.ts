@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createRedis } from '@storefront/redis-kit';
+import { createRedis, RedisLock } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
 import { createPool } from '@storefront/service-kit';
 import { createTestDatabase, type TestDatabase } from '@storefront/testing';
@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { compose } from '../src/compose.js';
-import { type CatalogConfig, loadCatalogConfig } from '../src/config.js';
+import { type CatalogConfig, databaseSessionLimits, loadCatalogConfig } from '../src/config.js';
 
 const ADMIN = 'test-admin-token-0123456789';
 const auth = { authorization: `Bearer ${ADMIN}` };
@@ -19,13 +19,14 @@ let pool: pg.Pool;
 const hosts: ServiceHost<CatalogConfig>[] = [];
 
 /** One catalog instance, composed in-process as main.ts does; instances share Redis and Postgres. */
-const instance = async (): Promise<Express> => {
+const instance = async (env: Record<string, string> = {}): Promise<Express> => {
   const config = loadCatalogConfig({
     REDIS_URL: inject('redisUrl'),
     DATABASE_URL: db.url,
     ADMIN_TOKEN: ADMIN,
     // The 60-reservation race queues behind one SKU lock: give waiters room.
     STOCK_LOCK_WAIT: '20s',
+    ...env,
   });
   const host = new ServiceHost({ service: 'catalog', config, logger: pino({ level: 'silent' }) });
   hosts.push(host);
@@ -210,6 +211,59 @@ describe('reservations', () => {
       expect((await reserve(a)).status).toBe(201);
     } finally {
       admin.disconnect();
+    }
+  });
+
+  it('answers a SKU held past its lock wait with 503 stock lock and Retry-After, and writes nothing', async () => {
+    const impatient = await instance({ STOCK_LOCK_WAIT: '300ms' });
+    const id = await createProduct(5);
+    const admin = createRedis({ url: inject('redisUrl') });
+    const holder = await new RedisLock(admin, { ttlMs: 10_000 }).acquire(`catalog:lock:{stock:${id}}`);
+    try {
+      const started = performance.now();
+      const res = await request(impatient)
+        .post('/reservations')
+        .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).toMatchObject({ code: 'dependency_unavailable', dependency: 'stock lock', reason: 'busy' });
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(await stockOf(id)).toBe(5);
+    } finally {
+      await holder.release();
+      admin.disconnect();
+    }
+  });
+
+  it('gets past a stalled holder’s open transaction: Postgres ends that session after one lock TTL', async () => {
+    const env = { STOCK_LOCK_TTL_MS: '1000' };
+    const healthy = await instance(env);
+    const id = await createProduct(5);
+    // A catalog session stalled mid-reservation (a paused process): the row is locked and its
+    // transaction stays open. It runs with catalog's own session limits.
+    const stalledPool = createPool(db.url, {
+      max: 1,
+      ...databaseSessionLimits(loadCatalogConfig({ ...env, DATABASE_URL: db.url, ADMIN_TOKEN: ADMIN })),
+    });
+    stalledPool.on('error', () => {});
+    const stalled = await stalledPool.connect();
+    stalled.on('error', () => {});
+    try {
+      await stalled.query('BEGIN');
+      await stalled.query('SELECT stock FROM products WHERE id = $1 FOR UPDATE', [id]);
+      const started = performance.now();
+      const res = await request(healthy)
+        .post('/reservations')
+        .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 2 }] });
+      const tookMs = performance.now() - started;
+      expect(res.status).toBe(201);
+      expect(tookMs).toBeGreaterThanOrEqual(800); // it did wait for the stalled session…
+      expect(tookMs).toBeLessThan(2_500); // …only until Postgres ended it
+      expect(await stockOf(id)).toBe(3);
+      await expect(stalled.query('SELECT 1')).rejects.toThrow();
+    } finally {
+      stalled.release(true);
+      await stalledPool.end();
     }
   });
 

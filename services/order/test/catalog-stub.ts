@@ -14,7 +14,8 @@ export type StubMode =
   | { kind: 'reserve'; unitPriceCents: number }
   | { kind: 'short'; productId: string }
   | { kind: 'unknown'; productId: string }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  | { kind: 'busy' };
 
 const readBody = async (req: IncomingMessage): Promise<StubCall['body']> => {
   let text = '';
@@ -53,6 +54,9 @@ export const startCatalogStub = async (redisUrl: string) => {
         return json(404, { status: 404, code: 'not_found', productId: mode.productId }, 'application/problem+json');
       case 'hang':
         return; // never answers: the client's timeout must end it
+      case 'busy':
+        res.setHeader('retry-after', '1');
+        return json(503, { status: 503, code: 'dependency_unavailable', dependency: 'stock lock' }, 'application/problem+json');
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -132,6 +132,22 @@ describe('placing an order', () => {
     expect(await orderRows('c-short')).toBe(0);
   });
 
+  it('passes on a busy SKU as 503 with Retry-After without opening the breaker or releasing anything', async () => {
+    catalog.answer({ kind: 'busy' });
+    for (let i = 0; i < 12; i++) {
+      const res = await place({ customerId: `c-busy-${i}`, items: [{ productId: 'sku-hot', quantity: 1 }] });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).toMatchObject({ code: 'dependency_unavailable', dependency: 'catalog', reason: 'busy' });
+    }
+    // One definite answer per order: no second instance tried, no release of an unknown outcome.
+    expect(catalog.calls.map((c) => c.method)).toEqual(Array(12).fill('POST'));
+    const metrics = await service.host.metrics.registry.metrics();
+    expect(metrics).toMatch(/circuit_breaker_state\{[^}]*breaker="catalog"[^}]*\} 0/);
+    catalog.answer({ kind: 'reserve', unitPriceCents: 250 });
+    expect((await place({ customerId: 'c-busy-after', items: [{ productId: 'sku-hot', quantity: 1 }] })).status).toBe(201);
+  });
+
   it('answers 503 with Retry-After when catalog does not answer in RESERVATION_TIMEOUT, and releases the unknown outcome', async () => {
     const impatient = await orderService({ RESERVATION_TIMEOUT: '600ms', STOCK_LOCK_WAIT: '300ms' });
     catalog.answer({ kind: 'hang' });

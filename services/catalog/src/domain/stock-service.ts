@@ -1,5 +1,5 @@
 import { keys, type OrderItemInput, type Product, type ReservationRequest } from '@storefront/contracts';
-import type { Lease, RedisLock } from '@storefront/redis-kit';
+import { type Lease, LockTimeoutError, type RedisLock } from '@storefront/redis-kit';
 import { DependencyUnavailableError, NotFoundError, withTransaction } from '@storefront/service-kit';
 import type pg from 'pg';
 import type { ProductStore } from '../store/product-store.js';
@@ -116,11 +116,20 @@ export class StockService {
    */
   async #withFencedLocks<T>(lockKeys: string[], work: (leases: ReadonlyMap<string, Lease>) => Promise<T>): Promise<T> {
     try {
-      return await this.lock.withLocks(lockKeys, work);
+      try {
+        return await this.lock.withLocks(lockKeys, work);
+      } catch (error) {
+        if (!(error instanceof StaleFenceError)) throw error;
+        await this.lock.raiseFence(error.lockKey, error.storedFence);
+        return await this.lock.withLocks(lockKeys, work);
+      }
     } catch (error) {
-      if (!(error instanceof StaleFenceError)) throw error;
-      await this.lock.raiseFence(error.lockKey, error.storedFence);
-      return this.lock.withLocks(lockKeys, work);
+      // The SKU is busy (or its holder stalled) past our lock wait: nothing was written;
+      // the caller may retry. A definite "not now", not a fault of this instance.
+      if (error instanceof LockTimeoutError) {
+        throw new DependencyUnavailableError('stock lock', { cause: error, extensions: { reason: 'busy' } });
+      }
+      throw error;
     }
   }
 

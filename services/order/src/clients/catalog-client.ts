@@ -7,7 +7,9 @@ import type { Registry } from 'prom-client';
 export type Reservation =
   | { status: 'reserved'; items: OrderItem[] }
   | { status: 'insufficient_stock'; productId: string }
-  | { status: 'unknown_product'; productId: string };
+  | { status: 'unknown_product'; productId: string }
+  /** A SKU's lock was held past catalog's lock wait: nothing was reserved; try again shortly. */
+  | { status: 'busy' };
 
 /** Options for {@link CatalogClient}. */
 export interface CatalogClientOptions {
@@ -35,6 +37,9 @@ const parseBody = (text: string): Record<string, unknown> => {
     return { detail: text.slice(0, 200) };
   }
 };
+
+/** Catalog's 503 for a SKU whose lock it could not get in time (`dependency: 'stock lock'`). */
+const isBusy = ({ status, body }: Answer) => status === 503 && body.dependency === 'stock lock';
 
 /**
  * Order's one way to catalog: an instance from the registry (never a fixed URL), another
@@ -64,6 +69,7 @@ export class CatalogClient {
       return { status: 'insufficient_stock', productId: String(body.productId) };
     }
     if (status === 404 && typeof body.productId === 'string') return { status: 'unknown_product', productId: body.productId };
+    if (isBusy({ status, body })) return { status: 'busy' };
     // 400 (we sent something catalog's contract refuses) or 409 (this orderId was released):
     // a bug or a race, never the customer's input.
     throw new DependencyUnavailableError('catalog', { cause: new Error(`catalog answered ${status}: ${String(body.detail)}`) });
@@ -104,7 +110,9 @@ export class CatalogClient {
         continue;
       }
       const answer: Answer = { status: res.status, body: parseBody(await res.text()) };
-      if (res.status < 500) return answer;
+      // A busy SKU is a definite answer from a healthy instance: not a failure of it, not
+      // one for the breaker to count, nothing to try elsewhere.
+      if (res.status < 500 || isBusy(answer)) return answer;
       this.discovery.reportFailure(instance.instanceId);
       lastError = new Error(`catalog ${instance.instanceId} answered ${res.status}: ${String(answer.body.detail)}`);
     }

@@ -10,6 +10,8 @@ export type PlaceOutcome =
   | { outcome: 'placed'; order: Order; replayed: boolean }
   | { outcome: 'insufficient_stock'; productId: string }
   | { outcome: 'unknown_product'; productId: string }
+  /** A product's stock lock was held too long by other orders: nothing was reserved. */
+  | { outcome: 'busy' }
   /** The Idempotency-Key placed an order before, for a different request. */
   | { outcome: 'key_reused' };
 
@@ -48,6 +50,7 @@ export class OrderService {
       await this.catalog.release(orderId).catch(() => {});
       throw error;
     }
+    if (reservation.status === 'busy') return { outcome: 'busy' };
     if (reservation.status !== 'reserved') return { outcome: reservation.status, productId: reservation.productId };
     const { items } = reservation;
     const now = new Date().toISOString();

@@ -7,7 +7,14 @@ import {
   type RateLimiter,
   type StoredResponse,
 } from '@storefront/redis-kit';
-import { AppError, ConflictError, parseOrThrow, toProblem, ValidationError } from '@storefront/service-kit';
+import {
+  AppError,
+  ConflictError,
+  DependencyUnavailableError,
+  parseOrThrow,
+  toProblem,
+  ValidationError,
+} from '@storefront/service-kit';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { OrderService, PlaceOutcome } from '../domain/order-service.js';
@@ -33,6 +40,9 @@ const toResponse = (result: PlaceOutcome, items: { productId: string }[]): Store
       const index = items.findIndex((i) => i.productId === result.productId);
       throw new ValidationError([{ path: `body.items.${index}.productId`, message: `unknown product ${result.productId}` }]);
     }
+    case 'busy':
+      // Thrown, not stored: a retry with the same key should try again.
+      throw new DependencyUnavailableError('catalog', { extensions: { reason: 'busy' } });
     case 'key_reused':
       throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request payload');
   }
