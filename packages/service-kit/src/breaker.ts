@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { AppError, DependencyUnavailableError } from './errors.js';
+import { perRegistry } from './per-registry.js';
 
 /** Options for {@link createBreaker}. */
 export interface BreakerOptions {
@@ -19,29 +20,20 @@ export interface BreakerOptions {
 }
 
 const STATE = { closed: 0, half_open: 1, open: 2 } as const;
-const gauges = new WeakMap<Registry, { state: Gauge<'breaker'>; events: Counter<'breaker' | 'event'> }>();
-
-const breakerMetrics = (registry: Registry) => {
-  let metrics = gauges.get(registry);
-  if (!metrics) {
-    metrics = {
-      state: new Gauge({
-        name: 'circuit_breaker_state',
-        help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
-        labelNames: ['breaker'] as const,
-        registers: [registry],
-      }),
-      events: new Counter({
-        name: 'circuit_breaker_events_total',
-        help: 'Breaker outcomes: success, failure, timeout, reject (short-circuited while open), fallback',
-        labelNames: ['breaker', 'event'] as const,
-        registers: [registry],
-      }),
-    };
-    gauges.set(registry, metrics);
-  }
-  return metrics;
-};
+const breakerMetrics = perRegistry((registers) => ({
+  state: new Gauge({
+    name: 'circuit_breaker_state',
+    help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
+    labelNames: ['breaker'] as const,
+    registers,
+  }),
+  events: new Counter({
+    name: 'circuit_breaker_events_total',
+    help: 'Breaker outcomes: success, failure, timeout, reject (short-circuited while open), fallback',
+    labelNames: ['breaker', 'event'] as const,
+    registers,
+  }),
+}));
 
 /**
  * An opossum breaker around `action`. Client errors (an {@link AppError} below 500,

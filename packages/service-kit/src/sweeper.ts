@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { perRegistry } from './per-registry.js';
 
 /** Options for {@link Sweeper}. */
 export interface SweeperOptions {
@@ -12,28 +13,20 @@ export interface SweeperOptions {
   registry: Registry;
 }
 
-const counters = new WeakMap<Registry, { runs: Counter<'sweeper' | 'outcome'>; resolved: Counter<'sweeper'> }>();
-const sweeperMetrics = (registry: Registry) => {
-  let metrics = counters.get(registry);
-  if (!metrics) {
-    metrics = {
-      runs: new Counter({
-        name: 'sweeper_runs_total',
-        help: 'Sweeper runs by outcome (ok, failed)',
-        labelNames: ['sweeper', 'outcome'] as const,
-        registers: [registry],
-      }),
-      resolved: new Counter({
-        name: 'sweeper_resolved_total',
-        help: 'Items a sweeper resolved (e.g. orders expired from Postgres because their delayed job was lost)',
-        labelNames: ['sweeper'] as const,
-        registers: [registry],
-      }),
-    };
-    counters.set(registry, metrics);
-  }
-  return metrics;
-};
+const sweeperMetrics = perRegistry((registers) => ({
+  runs: new Counter({
+    name: 'sweeper_runs_total',
+    help: 'Sweeper runs by outcome (ok, failed)',
+    labelNames: ['sweeper', 'outcome'] as const,
+    registers,
+  }),
+  resolved: new Counter({
+    name: 'sweeper_resolved_total',
+    help: 'Items a sweeper resolved (e.g. orders expired from Postgres because their delayed job was lost)',
+    labelNames: ['sweeper'] as const,
+    registers,
+  }),
+}));
 
 /**
  * Periodic repair work driven by the system of record: `sweep` runs every `intervalMs`
