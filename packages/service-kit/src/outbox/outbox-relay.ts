@@ -106,7 +106,17 @@ export class OutboxRelay<E> {
       this.#again = true;
       return;
     }
-    if (Date.now() < this.#pausedUntil) return;
+    if (Date.now() < this.#pausedUntil) return; // the timer set at the end of the last run comes then
+    this.#run();
+  }
+
+  /**
+   * Drain now, then schedule the next run: after `intervalMs`, or at the end of the pause.
+   * The timer calls this directly, not `kick()`: a timer may fire a millisecond before the
+   * wall clock says the pause is over, and must not then be dropped.
+   */
+  #run(): void {
+    if (this.#stopped) return;
     clearTimeout(this.#timer);
     this.#running = this.#drain().finally(() => {
       this.#running = undefined;
@@ -114,11 +124,11 @@ export class OutboxRelay<E> {
       const pause = this.#pausedUntil - Date.now();
       if (this.#again && pause <= 0) {
         this.#again = false;
-        this.kick();
+        this.#run();
         return;
       }
       this.#again = false;
-      this.#timer = setTimeout(() => this.kick(), Math.max(this.#intervalMs, pause));
+      this.#timer = setTimeout(() => this.#run(), Math.max(this.#intervalMs, pause));
       this.#timer.unref();
     });
   }
