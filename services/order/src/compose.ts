@@ -1,6 +1,6 @@
 import { keys, type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
 import { IdempotencyStore, RateLimiter } from '@storefront/redis-kit';
-import type { ServiceHost } from '@storefront/service-defaults';
+import { DATABASE_BUDGET_MS, placeWorstCaseMs, type ServiceHost } from '@storefront/service-defaults';
 import { CatalogClient } from './clients/catalog-client.js';
 import type { OrderConfig } from './config.js';
 import { OrderService } from './domain/order-service.js';
@@ -33,7 +33,10 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
   );
   const orders = new OrderService(new OrderStore(db), catalog, config.ORDER_PAYMENT_TIMEOUT, () => relay.kick());
   host.worker(queues.orderExpiry, expireOrder(orders), { concurrency: 4 });
-  host.sweeper('order-expiry', config.ORDER_EXPIRY_SWEEP_INTERVAL, () => orders.expireOverdue());
+  host.sweeper('order-expiry', config.ORDER_SWEEP_INTERVAL, () => orders.expireOverdue());
+  // An intent older than any live placement can be (worst case + margin) is a dead one.
+  const abandonedAfterMs = placeWorstCaseMs(config) + DATABASE_BUDGET_MS;
+  host.sweeper('order-intents', config.ORDER_SWEEP_INTERVAL, () => orders.releaseAbandoned(abandonedAfterMs));
   const idempotency = new IdempotencyStore(redis, { waitMs: 10_000, inFlightTtlMs: config.IDEMPOTENCY_IN_FLIGHT_TTL, registry });
   const limiter = new RateLimiter(redis, {
     name: 'orders',

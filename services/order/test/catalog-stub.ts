@@ -11,7 +11,8 @@ export interface StubCall {
 
 /** How the stub answers `POST /reservations`. */
 export type StubMode =
-  | { kind: 'reserve'; unitPriceCents: number }
+  /** Reserve at this price; `before` runs before the answer leaves (something that happens meanwhile). */
+  | { kind: 'reserve'; unitPriceCents: number; before?: (orderId: string) => Promise<void> }
   | { kind: 'short'; productId: string }
   | { kind: 'unknown'; productId: string }
   | { kind: 'hang' }
@@ -42,6 +43,7 @@ export const startCatalogStub = async (redisUrl: string) => {
     switch (mode.kind) {
       case 'reserve': {
         const price = mode.unitPriceCents;
+        await mode.before?.(String(body?.orderId));
         return json(201, {
           orderId: body?.orderId,
           status: 'reserved',

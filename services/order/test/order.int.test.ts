@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { BULLMQ_PREFIX, jobIds, type NotificationJob, type OrderExpiryJob, queues } from '@storefront/contracts';
 import { createRedis, type RedisClient } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
@@ -73,6 +74,8 @@ describe('placing an order', () => {
     expect(catalog.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /reservations']);
     expect(catalog.calls[0]?.body?.orderId).toBe(res.body.id);
     expect(await orderRows('c-one-call')).toBe(1);
+    // The intent recorded before reserving went with the order's own transaction.
+    expect((await service.db.query('SELECT 1 FROM order_intents WHERE order_id = $1', [res.body.id])).rowCount).toBe(0);
   });
 
   it('replays a repeated Idempotency-Key with the same answer, without calling catalog again', async () => {
@@ -193,9 +196,50 @@ describe('while Redis cannot answer', () => {
   });
 });
 
+describe('no orphan reservations', () => {
+  it('releases the reservation of a placement that died between reserving and writing its order', async () => {
+    const sweeping = await orderService({ ORDER_SWEEP_INTERVAL: '200ms' });
+    const orderId = randomUUID();
+    // What an order instance killed after catalog reserved, before the order was written, leaves:
+    await sweeping.db.query(
+      "INSERT INTO order_intents (order_id, customer_id, created_at) VALUES ($1, 'c-orphan', now() - interval '10 minutes')",
+      [orderId],
+    );
+    await waitFor(() => catalog.calls.some((c) => c.method === 'DELETE' && c.path === `/reservations/${orderId}`), {
+      description: 'the sweeper to release it',
+    });
+    await waitFor(
+      async () => (await sweeping.db.query('SELECT 1 FROM order_intents WHERE order_id = $1', [orderId])).rowCount === 0,
+      {
+        description: 'the intent to be resolved',
+      },
+    );
+    expect(await sweeping.host.metrics.registry.metrics()).toMatch(
+      /sweeper_resolved_total\{[^}]*sweeper="order-intents"[^}]*\} 1/,
+    );
+  });
+
+  it('writes no order for a placement whose intent the sweeper resolved while it stalled', async () => {
+    // While catalog reserves, the placement stalls past the worst case and the sweeper
+    // resolves its intent (releasing the stock): the placement must not write its order.
+    catalog.answer({
+      kind: 'reserve',
+      unitPriceCents: 250,
+      before: async (orderId) => {
+        await service.orders.releaseAbandoned(-60_000); // every intent counts as abandoned
+        expect((await service.db.query('SELECT 1 FROM order_intents WHERE order_id = $1', [orderId])).rowCount).toBe(0);
+      },
+    });
+    const result = await service.orders.place({ customerId: 'c-stalled', items: [{ productId: 'sku-a', quantity: 1 }] });
+    expect(result.outcome).toBe('too_slow');
+    expect(await orderRows('c-stalled')).toBe(0);
+    expect(catalog.calls.map((c) => c.method)).toEqual(['POST', 'DELETE']); // reserved, then released by the sweeper
+  });
+});
+
 describe('expiry', () => {
   it('expires an unpaid order from Postgres when Redis lost its delayed job, and releases its stock', async () => {
-    const quick = await orderService({ ORDER_PAYMENT_TIMEOUT: '1500ms', ORDER_EXPIRY_SWEEP_INTERVAL: '200ms' });
+    const quick = await orderService({ ORDER_PAYMENT_TIMEOUT: '1500ms', ORDER_SWEEP_INTERVAL: '200ms' });
     const placed = await request(quick.app)
       .post('/orders')
       .set('idempotency-key', 'expiry-key-0001')
@@ -217,7 +261,15 @@ describe('expiry', () => {
       await waitFor(() => catalog.calls.some((c) => c.method === 'DELETE' && c.path === `/reservations/${orderId}`), {
         description: 'the relay to release its stock',
       });
-      expect(await quick.host.metrics.registry.metrics()).toMatch(/sweeper_resolved_total\{[^}]*sweeper="order-expiry"[^}]*\} 1/);
+      // Some instance's sweeper expired it (every instance sweeps; the expiry is a conditional update).
+      const expiredBySweepers = await Promise.all(
+        hosts.map(async (h) =>
+          Number(
+            /sweeper_resolved_total\{[^}]*sweeper="order-expiry"[^}]*\} (\d+)/.exec(await h.metrics.registry.metrics())?.[1] ?? 0,
+          ),
+        ),
+      );
+      expect(expiredBySweepers.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
     } finally {
       await expiries.close();
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { newEvent, type Order, type PlaceOrderRequest } from '@storefront/contracts';
 import { ConflictError, NotFoundError } from '@storefront/service-kit';
 import type { CatalogClient } from '../clients/catalog-client.js';
-import type { IdempotencyRecord, OrderStore } from '../store/order-store.js';
+import { type IdempotencyRecord, IntentGoneError, type OrderStore } from '../store/order-store.js';
 
 /** What placing an order came to. The HTTP route turns it into an answer. */
 export type PlaceOutcome =
@@ -13,7 +13,9 @@ export type PlaceOutcome =
   /** A product's stock lock was held too long by other orders: nothing was reserved. */
   | { outcome: 'busy' }
   /** The Idempotency-Key placed an order before, for a different request. */
-  | { outcome: 'key_reused' };
+  | { outcome: 'key_reused' }
+  /** This placement outlived the worst case (its process stalled): its stock was given back, no order. */
+  | { outcome: 'too_slow' };
 
 /** The order rules: reserve, store with its outbox event; pay; cancel; expire. */
 export class OrderService {
@@ -40,6 +42,9 @@ export class OrderService {
       if (prior) return prior;
     }
     const orderId = randomUUID();
+    // From here a reservation may exist for orderId: the intent row says so until the
+    // order is written, so a placement that dies half-way is undone by the sweeper.
+    await this.orders.recordIntent(orderId, request.customerId);
     let reservation: Awaited<ReturnType<CatalogClient['reserve']>>;
     try {
       reservation = await this.catalog.reserve(orderId, request.items);
@@ -47,11 +52,15 @@ export class OrderService {
       // The outcome is unknown (timeout, catalog gone mid-request): release the orderId.
       // Catalog keeps a tombstone for an unknown orderId, so a reservation still queued
       // there is refused when it runs, instead of taking stock no order owns.
-      await this.catalog.release(orderId).catch(() => {});
+      await this.#giveBack(orderId);
       throw error;
     }
-    if (reservation.status === 'busy') return { outcome: 'busy' };
-    if (reservation.status !== 'reserved') return { outcome: reservation.status, productId: reservation.productId };
+    if (reservation.status !== 'reserved') {
+      // A definite refusal: nothing was reserved.
+      await this.orders.dropIntent(orderId);
+      if (reservation.status === 'busy') return { outcome: 'busy' };
+      return { outcome: reservation.status, productId: reservation.productId };
+    }
     const { items } = reservation;
     const now = new Date().toISOString();
     const draft: Order = {
@@ -72,20 +81,43 @@ export class OrderService {
         idempotency,
       );
     } catch (error) {
+      if (error instanceof IntentGoneError) return { outcome: 'too_slow' };
       // Nothing was acknowledged: give the stock back (idempotent), then fail.
-      await this.catalog.release(orderId).catch(() => {});
+      await this.#giveBack(orderId);
       throw error;
     }
     if (!order) {
       // A request with the same key committed first (both got past the Redis claim): ours
       // is the duplicate. Give its stock back and answer with the first order.
-      await this.catalog.release(orderId).catch(() => {});
+      await this.#giveBack(orderId);
       const first = idempotency && (await this.#placedBefore(request.customerId, idempotency));
       if (!first) throw new Error(`Idempotency-Key of order ${orderId} is taken, but no order holds it`);
       return first;
     }
     this.onOutboxWrite();
     return { outcome: 'placed', order, replayed: false };
+  }
+
+  /**
+   * Release a reservation this placement will not keep, then forget its intent. When
+   * catalog cannot be reached, the intent stays and the sweeper releases it later.
+   */
+  async #giveBack(orderId: string): Promise<void> {
+    try {
+      await this.catalog.release(orderId);
+      await this.orders.dropIntent(orderId);
+    } catch {
+      // left to releaseAbandoned()
+    }
+  }
+
+  /**
+   * Release the reservations of placements that died between reserving and writing their
+   * order (an instance killed or stalled), once they are older than `olderThanMs` — longer
+   * than placing an order can take, so no live placement is undone. Resolves with how many.
+   */
+  releaseAbandoned(olderThanMs: number): Promise<number> {
+    return this.orders.resolveAbandonedIntents(olderThanMs, 100, (orderId) => this.catalog.release(orderId));
   }
 
   async #placedBefore(customerId: string, { key, fingerprint }: IdempotencyRecord): Promise<PlaceOutcome | undefined> {

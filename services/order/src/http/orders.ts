@@ -43,6 +43,8 @@ const toResponse = (result: PlaceOutcome, items: { productId: string }[]): Store
     case 'busy':
       // Thrown, not stored: a retry with the same key should try again.
       throw new DependencyUnavailableError('catalog', { extensions: { reason: 'busy' } });
+    case 'too_slow':
+      throw new DependencyUnavailableError('order', { extensions: { reason: 'placement timed out; nothing was ordered' } });
     case 'key_reused':
       throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request payload');
   }

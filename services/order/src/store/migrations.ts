@@ -41,4 +41,16 @@ export const migrations: Migration[] = [
         PRIMARY KEY (customer_id, key)
       )`,
   },
+  {
+    // An order being placed, recorded before catalog reserves its stock and deleted by the
+    // transaction that writes the order: one left behind is a reservation no order owns.
+    id: '005_order_intents',
+    sql: `
+      CREATE TABLE order_intents (
+        order_id uuid PRIMARY KEY,
+        customer_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX order_intents_age ON order_intents (created_at)`,
+  },
 ];

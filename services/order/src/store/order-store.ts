@@ -33,6 +33,18 @@ export interface IdempotencyRecord {
 /** Thrown inside the insert transaction to roll it back when the key is taken. */
 class KeyTakenError extends Error {}
 
+/**
+ * The order's intent was resolved by the sweeper before the order could be written (this
+ * placement outlived the worst case, e.g. its process was paused): its stock was given
+ * back, so the order must not be written.
+ */
+export class IntentGoneError extends Error {
+  override name = 'IntentGoneError';
+  constructor(readonly orderId: string) {
+    super(`order ${orderId} took too long: its reservation was released`);
+  }
+}
+
 /** Orders in Postgres; every state change writes its event to the outbox in the same transaction. */
 export class OrderStore {
   constructor(private readonly db: pg.Pool) {}
@@ -54,6 +66,9 @@ export class OrderStore {
     idempotency?: IdempotencyRecord,
   ): Promise<Order | undefined> {
     return withTransaction(this.db, async (client) => {
+      // The intent goes with the order. Gone already: the sweeper released the stock.
+      const intent = await client.query('DELETE FROM order_intents WHERE order_id = $1', [order.id]);
+      if (intent.rowCount === 0) throw new IntentGoneError(order.id);
       const { rows } = await client.query<OrderRow>(
         `INSERT INTO orders (id, customer_id, status, items, total_cents, expires_at) VALUES ($1, $2, 'reserved', $3, $4, $5)
          RETURNING ${COLUMNS}`,
@@ -90,6 +105,48 @@ export class OrderStore {
     );
     const row = rows[0];
     return row && { order: toOrder(row), fingerprint: row.fingerprint };
+  }
+
+  /** Record that `orderId` is being placed: from now on a reservation may exist for it. */
+  async recordIntent(orderId: string, customerId: string): Promise<void> {
+    await this.db.query('INSERT INTO order_intents (order_id, customer_id) VALUES ($1, $2)', [orderId, customerId]);
+  }
+
+  /** The placement ended without a reservation to keep (refused, or released): forget the intent. */
+  async dropIntent(orderId: string): Promise<void> {
+    await this.db.query('DELETE FROM order_intents WHERE order_id = $1', [orderId]);
+  }
+
+  /**
+   * Resolve intents older than `olderThanMs` (their placement died): for each, `release`
+   * its reservation, then delete it. Each intent is locked while this happens, so a
+   * placement that is still alive cannot commit its order in between (its transaction
+   * waits, then finds the intent gone). An intent whose release fails stays for the next
+   * run. Resolves with how many it resolved.
+   */
+  async resolveAbandonedIntents(
+    olderThanMs: number,
+    limit: number,
+    release: (orderId: string) => Promise<void>,
+  ): Promise<number> {
+    return withTransaction(this.db, async (client) => {
+      const { rows } = await client.query<{ order_id: string }>(
+        `SELECT order_id FROM order_intents WHERE created_at < now() - make_interval(secs => $1::double precision / 1000)
+         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [olderThanMs, limit],
+      );
+      let resolved = 0;
+      for (const { order_id: orderId } of rows) {
+        try {
+          await release(orderId);
+        } catch {
+          continue; // catalog unreachable: try again next run
+        }
+        await client.query('DELETE FROM order_intents WHERE order_id = $1', [orderId]);
+        resolved++;
+      }
+      return resolved;
+    });
   }
 
   /** Ids of unpaid orders whose payment deadline has passed, oldest first. */
