@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, lineReader, track, waitFor } from '@storefront/testing';
+import { createTestDatabase, lineReader, startRedisServer, track, waitFor } from '@storefront/testing';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -125,6 +125,27 @@ describe('RedisLock', () => {
     expect((await lock.acquire(key)).fence).toBe(6);
     expect(await lock.raiseFence(key, 3)).toBe(6);
     expect(await registry.metrics()).toMatch(/lock_fence_raised_total 1/);
+  });
+
+  it('lets a release that failed while Redis could not answer be tried again', async () => {
+    const server = await startRedisServer();
+    const client = createRedis({ url: server.url }, { commandTimeoutMs: 200 });
+    client.on('error', () => {});
+    try {
+      const lock = new RedisLock(client, { ttlMs: 30_000 });
+      const lease = await lock.acquire('retry-release');
+      process.kill(server.pid, 'SIGSTOP');
+      await expect(lease.release()).rejects.toThrow(/timed out/);
+      process.kill(server.pid, 'SIGCONT');
+      // Tried again, not the first error replayed. (The timed-out release may still have run
+      // when the server thawed, so this one may find the lock already gone: false.)
+      expect(typeof (await lease.release())).toBe('boolean');
+      expect(await client.exists('retry-release')).toBe(0);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      client.disconnect();
+      await server.stop();
+    }
   });
 
   it('records wait, contention and lost leases', async () => {

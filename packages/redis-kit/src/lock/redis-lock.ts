@@ -41,7 +41,10 @@ export interface Lease {
   readonly signal: AbortSignal;
   /** Push the expiry to `ttlMs` from now; throws {@link LockLostError} when the lease is gone. */
   extend(ttlMs?: number): Promise<void>;
-  /** Release if still ours. Resolves `false` when it had already been lost. Safe to call twice. */
+  /**
+   * Release if still ours. Resolves `false` when it had already been lost. Safe to call
+   * twice; when Redis could not be reached it rejects, and a later call tries again.
+   */
   release(): Promise<boolean>;
 }
 
@@ -211,14 +214,19 @@ export class RedisLock {
       release: () => {
         released ??= (async () => {
           clearInterval(renewal);
-          this.#metrics?.lockHeld.observe((performance.now() - acquiredAt) / 1000);
           const ok =
             (this.#subscriber
               ? await releaseAndNotifyScript(this.#redis)(key, token, `${key}:released`)
               : await releaseScript(this.#redis)(key, token)) === 1;
+          this.#metrics?.lockHeld.observe((performance.now() - acquiredAt) / 1000);
           if (!ok) lost();
           return ok;
-        })();
+        })().catch((error: unknown) => {
+          // Redis did not answer (down, frozen, failing over): the release did not happen,
+          // so a later call must be able to try again rather than get this error forever.
+          released = undefined;
+          throw error;
+        });
         return released;
       },
     };
