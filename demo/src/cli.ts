@@ -76,7 +76,8 @@ const main = async () => {
   }
 
   const logger = createLogger({ service: 'demo', level: 'warn' });
-  const shutdown = new Shutdown(logger);
+  // Steps wait for child processes to drain (each has its own 10 s budget): allow them time.
+  const shutdown = new Shutdown(logger, 30_000);
   const started = performance.now();
   const logDir = await mkdtemp(join(tmpdir(), 'storefront-demo-'));
   say(`Storefront demo — logs in ${logDir}`);

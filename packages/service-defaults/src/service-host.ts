@@ -78,7 +78,9 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
     this.instanceId = `${service}-${randomBytes(4).toString('hex')}`;
     this.logger = logger ?? createLogger({ service, instanceId: this.instanceId, level: config.LOG_LEVEL });
     this.metrics = createMetrics(service, this.instanceId);
-    this.shutdown = new Shutdown(this.logger);
+    // No single step may outlast the whole shutdown budget (in a process close-with-grace
+    // exits then anyway; in a test or the demo, close() would otherwise wait forever).
+    this.shutdown = new Shutdown(this.logger, config.SHUTDOWN_TIMEOUT_MS);
     this.shutdown.add('readiness', 'mark not ready', () => this.health.startDraining());
   }
 

@@ -23,4 +23,17 @@ describe('Shutdown', () => {
     expect(first).toBe(false);
     expect(second).toBe(false);
   });
+
+  it('moves on from a step that never finishes, after its deadline, and reports the failure', async () => {
+    const ran: string[] = [];
+    const shutdown = new Shutdown(pino({ level: 'silent' }), 50)
+      .add('workers', 'unsubscribe from a Redis that is gone', () => new Promise(() => {}))
+      .add('database', 'close pool', () => {
+        ran.push('database');
+      });
+    const started = performance.now();
+    expect(await shutdown.run()).toBe(false);
+    expect(ran).toEqual(['database']);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
 });

@@ -12,12 +12,23 @@ export type ShutdownPhase = (typeof SHUTDOWN_PHASES)[number];
 
 type Step = { phase: ShutdownPhase; name: string; run: () => Promise<unknown> | unknown };
 
-/** Ordered shutdown steps. A failing step is logged and the next one still runs. */
+/**
+ * Ordered shutdown steps. A failing step is logged and the next one still runs; so is a
+ * step that does not finish within `stepTimeoutMs` (a queue or an unsubscribe waiting on a
+ * Redis that is gone must not keep the database from closing).
+ */
 export class Shutdown {
   readonly #steps: Step[] = [];
   #running: Promise<boolean> | undefined;
 
-  constructor(private readonly logger: Logger) {}
+  /**
+   * @param logger where step failures go
+   * @param stepTimeoutMs how long one step may take before it counts as failed. Default 5 000 ms.
+   */
+  constructor(
+    private readonly logger: Logger,
+    private readonly stepTimeoutMs = 5_000,
+  ) {}
 
   /** Add a step to a phase; steps of one phase run in the order they were added. */
   add(phase: ShutdownPhase, name: string, run: Step['run']): this {
@@ -31,12 +42,20 @@ export class Shutdown {
       let ok = true;
       const ordered = SHUTDOWN_PHASES.flatMap((phase) => this.#steps.filter((s) => s.phase === phase));
       for (const step of ordered) {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await step.run();
+          await Promise.race([
+            Promise.resolve().then(step.run),
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`did not finish within ${this.stepTimeoutMs} ms`)), this.stepTimeoutMs);
+            }),
+          ]);
           this.logger.debug({ phase: step.phase, step: step.name }, 'shutdown step done');
         } catch (err) {
           ok = false;
           this.logger.error({ err, phase: step.phase, step: step.name }, 'shutdown step failed');
+        } finally {
+          clearTimeout(timer);
         }
       }
       return ok;
