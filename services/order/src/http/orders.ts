@@ -21,6 +21,10 @@ import type { OrderService, PlaceOutcome } from '../domain/order-service.js';
 
 const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8-128 letters, digits, "-" or "_"');
 
+/** 422: the Idempotency-Key placed something else before (seen in Redis or in Postgres). */
+const keyReused = () =>
+  new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request payload');
+
 /**
  * The HTTP answer to a placing outcome, stored for idempotent replay. Insufficient stock
  * is an answer (409) and is replayed; an unknown product is the request's fault (400 on
@@ -46,7 +50,7 @@ const toResponse = (result: PlaceOutcome, items: { productId: string }[]): Store
     case 'too_slow':
       throw new DependencyUnavailableError('order', { extensions: { reason: 'placement timed out; nothing was ordered' } });
     case 'key_reused':
-      throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request payload');
+      throw keyReused();
   }
 };
 
@@ -80,7 +84,7 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
         return toResponse(placed, body.items);
       });
     } catch (error) {
-      if (error instanceof IdempotencyMismatchError) throw new AppError(422, 'idempotency_key_reused', error.message);
+      if (error instanceof IdempotencyMismatchError) throw keyReused();
       if (error instanceof IdempotencyInFlightError)
         throw new ConflictError(error.message, 'request_in_flight', { retryAfterSeconds: 1 });
       throw error;
