@@ -1,4 +1,5 @@
 import { adminCommand, startCluster, startRedisServer, startSentinelTopology, waitFor } from '@storefront/testing';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createRedis } from '../src/connections/create-redis.js';
 import { assertNoEviction, EvictionPolicyError } from '../src/connections/eviction-policy.js';
@@ -133,6 +134,76 @@ describe('createRedis (Sentinel)', () => {
       await topology.stop();
     }
   }, 60_000);
+  it('revives a Sentinel client that a failover ended mid-connect (ioredis failoverDetector race), and its duplicates', async () => {
+    const topology = await startSentinelTopology();
+    let revived = 0;
+    const config = { url: 'redis://127.0.0.1:6379', sentinels: topology.sentinelAddresses, sentinelName: topology.masterName };
+    const client = createRedis(config, { onRevive: () => revived++ });
+    // BullMQ runs a worker's blocking reads on a duplicate of the connection it is given.
+    const duplicate = (client as Redis).duplicate();
+    const victims = [client, duplicate];
+    const ended: string[] = [];
+    for (const [i, c] of victims.entries()) {
+      c.on('error', () => {});
+      c.on('end', () => ended.push(`client ${i}`));
+      await c.client('SETNAME', 'victim');
+    }
+    const [asked] = topology.sentinels;
+    const observer = new Redis({ host: '127.0.0.1', port: topology.sentinels[1]!.port });
+    await observer.subscribe('+switch-master');
+    try {
+      // Each client's failover detector subscribes to +switch-master on every Sentinel once it is connected.
+      const subscribed = async () => {
+        const list = String(await adminCommand(topology.sentinels[1]!.port, 'CLIENT', 'LIST'));
+        return list.split('\n').filter((line) => / sub=1 /.test(line)).length;
+      };
+      await waitFor(async () => (await subscribed()) >= 2, { description: 'failover detectors subscribed' });
+      // 1. Freeze the Sentinel the clients ask, and drop their connections: they start resolving the primary and wait.
+      process.kill(asked!.pid, 'SIGSTOP');
+      await adminCommand(topology.primary.port, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await waitFor(() => victims.every((c) => c.status === 'connecting'), { description: 'clients resolving the primary' });
+      // 2. A failover announced meanwhile (+switch-master from another Sentinel) disconnects their
+      //    connectors. The test hears the announcement on the same Sentinel as their detectors do.
+      const heard = new Promise<void>((resolve) => observer.once('message', () => resolve()));
+      await adminCommand(topology.sentinels[1]!.port, 'SENTINEL', 'FAILOVER', topology.masterName);
+      await heard;
+      await new Promise((r) => setImmediate(r));
+      // 3. The frozen Sentinel answers: the connect that was in flight is rejected, and ioredis sets `end`.
+      process.kill(asked!.pid, 'SIGCONT');
+      await waitFor(() => ended.length >= 2, { description: 'both clients ended by ioredis' });
+      // Without the revival they stay `end` for good ("Connection is closed.").
+      for (const c of victims) {
+        await waitFor(async () => (await c.set('after', '1').catch(() => '')) === 'OK', {
+          timeoutMs: 10_000,
+          description: 'a write on the new primary',
+        });
+      }
+      expect(revived).toBe(2);
+      expect(await adminCommand(topology.replica.port, 'GET', 'after')).toBe('1');
+    } finally {
+      process.kill(asked!.pid, 'SIGCONT');
+      observer.disconnect();
+      for (const c of victims) c.disconnect();
+      await topology.stop();
+    }
+  }, 60_000);
+
+  it('leaves a client closed on purpose (quit or disconnect) closed', async () => {
+    const server = await startRedisServer();
+    let revived = 0;
+    const [quitting, disconnected] = [0, 1].map(() => createRedis({ url: server.url }, { onRevive: () => revived++ }));
+    try {
+      await Promise.all([quitting!.ping(), disconnected!.ping()]);
+      await quitting!.quit();
+      disconnected!.disconnect();
+      await waitFor(() => quitting!.status === 'end' && disconnected!.status === 'end', { description: 'both ended' });
+      // Give a wrongly scheduled revival (100 ms) its chance to show.
+      await new Promise((r) => setTimeout(r, 300));
+      expect([quitting!.status, disconnected!.status, revived]).toEqual(['end', 'end', 0]);
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 describe('createRedis (Cluster)', () => {

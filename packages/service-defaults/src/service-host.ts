@@ -8,6 +8,7 @@ import {
   isRedisUnavailable,
   type RedisClient,
   RedisConnections,
+  type RedisConnectionsOptions,
   registrar,
   type ServiceRegistration,
   toRedisConfig,
@@ -70,7 +71,14 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   #events: Promise<EventBus<StorefrontEvent>> | undefined;
   #joinRegistry = false;
   #registration: ServiceRegistration | undefined;
-  readonly #onRedisError = (err: Error, connection: string) => this.logger.warn({ err, connection }, 'redis connection error');
+  get #connectionOptions(): RedisConnectionsOptions {
+    return {
+      onError: (err, connection) => this.logger.warn({ err, connection }, 'redis connection error'),
+      onRevive: (connection) => this.logger.warn({ connection }, 'redis connection ended by the client library; reconnecting'),
+      commandTimeoutMs: this.config.REDIS_COMMAND_TIMEOUT,
+      registry: this.metrics.registry,
+    };
+  }
 
   constructor({ service, config, logger }: ServiceHostOptions<C>) {
     this.service = service;
@@ -105,8 +113,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
       const connections = new RedisConnections(
         toRedisConfig(redisSettings(this.config, 'coordination')),
         this.instanceId,
-        this.#onRedisError,
-        this.config.REDIS_COMMAND_TIMEOUT,
+        this.#connectionOptions,
       );
       this.shutdown.add('redis', 'quit coordination redis', () => connections.quitAll());
       this.#coordination = connections;
@@ -123,8 +130,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
       const connections = new RedisConnections(
         toRedisConfig(redisSettings(this.config, 'cache')),
         `${this.instanceId}:cache`,
-        this.#onRedisError,
-        this.config.REDIS_COMMAND_TIMEOUT,
+        this.#connectionOptions,
       );
       this.shutdown.add('redis', 'quit cache redis', () => connections.quitAll());
       this.#cache = { command: connections.open('command'), subscriber: connections.open('subscriber') };

@@ -1,5 +1,6 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type RedisConfig, redisMode, urlAuth } from './redis-config.js';
+import { reviveAfterEnd } from './revive-after-end.js';
 
 /** A standalone/Sentinel client or a Cluster client; both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -39,6 +40,8 @@ export interface CreateRedisOptions {
   connectionName?: string;
   /** Passed through to ioredis last, for anything not covered here. */
   overrides?: RedisOptions;
+  /** Called when the client (or a `duplicate()` of it, as BullMQ makes) is brought back from `end` (see {@link reviveAfterEnd}). */
+  onRevive?: () => void;
 }
 
 /** Reconnect backoff: 50 ms doubling to 2 s, forever (ioredis' default grows without a cap). */
@@ -48,10 +51,23 @@ const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 
  * Create an ioredis client for `config` in the role's shape. ioredis does the real
  * work: reconnects, Sentinel discovery and failover, Cluster redirects. On Sentinel,
  * `failoverDetector` makes it move to a new primary as soon as Sentinel announces one.
+ * A client that ends without being closed is revived ({@link reviveAfterEnd}), and so are
+ * its duplicates: BullMQ duplicates a worker's connection for its blocking reads.
  */
-export const createRedis = (
+export const createRedis = (config: RedisConfig, options: CreateRedisOptions = {}): RedisClient => {
+  const client = openClient(config, options);
+  const revive = (c: RedisClient) => {
+    reviveAfterEnd(c, { onRevive: options.onRevive });
+    const duplicate = c.duplicate.bind(c) as (...args: unknown[]) => RedisClient;
+    (c as { duplicate: (...args: unknown[]) => RedisClient }).duplicate = (...args) => revive(duplicate(...args));
+    return c;
+  };
+  return revive(client);
+};
+
+const openClient = (
   config: RedisConfig,
-  { role = 'command', connectionName, commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS, overrides }: CreateRedisOptions = {},
+  { role = 'command', connectionName, commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS, overrides }: CreateRedisOptions,
 ): RedisClient => {
   const auth = urlAuth(config.url);
   const common: RedisOptions = {

@@ -14,5 +14,6 @@ export {
   redisMode,
   toRedisConfig,
 } from './redis-config.js';
-export { RedisConnections } from './redis-connections.js';
+export { RedisConnections, type RedisConnectionsOptions } from './redis-connections.js';
+export { type ReviveOptions, reviveAfterEnd } from './revive-after-end.js';
 export { isRedisUnavailable } from './unavailable.js';

@@ -1,5 +1,19 @@
+import type { Registry } from 'prom-client';
+import { connectionMetrics } from './connection-metrics.js';
 import { type ConnectionRole, createRedis, type RedisClient } from './create-redis.js';
 import type { RedisConfig } from './redis-config.js';
+
+/** Options for {@link RedisConnections}. */
+export interface RedisConnectionsOptions {
+  /** Called with each connection error and the connection's label. Default: ignore. */
+  onError?: (error: Error, label: string) => void;
+  /** Called with the label of a connection brought back from `end` (see `reviveAfterEnd`). */
+  onRevive?: (label: string) => void;
+  /** Reply deadline for command and producer connections (see `createRedis`). */
+  commandTimeoutMs?: number;
+  /** Where `redis_connection_revived_total` is counted. Default: not counted. */
+  registry?: Registry;
+}
 
 /**
  * The connections one process opens to one Redis deployment, named for `CLIENT LIST`
@@ -11,19 +25,22 @@ export class RedisConnections {
   constructor(
     private readonly config: RedisConfig,
     private readonly namePrefix: string,
-    private readonly onError: (error: Error, label: string) => void = () => {},
-    /** Reply deadline for command and producer connections (see `createRedis`). */
-    private readonly commandTimeoutMs?: number,
+    private readonly options: RedisConnectionsOptions = {},
   ) {}
 
   /** Open a connection in `role`; `label` names it (default: the role). */
   open(role: ConnectionRole, label: string = role): RedisClient {
+    const { onError, onRevive, commandTimeoutMs, registry } = this.options;
     const client = createRedis(this.config, {
       role,
       connectionName: `${this.namePrefix}:${label}`,
-      ...(this.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: this.commandTimeoutMs }),
+      onRevive: () => {
+        connectionMetrics(registry)?.revived.inc({ connection: label });
+        onRevive?.(label);
+      },
+      ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }),
     });
-    client.on('error', (error: Error) => this.onError(error, label));
+    client.on('error', (error: Error) => onError?.(error, label));
     this.#opened.push(client);
     return client;
   }
