@@ -7,6 +7,7 @@ import {
   renderAcl,
   type ServiceProcess,
   startRedisServer,
+  startSentinelTopology,
   startServiceProcess,
   type TestDatabase,
 } from '@storefront/testing';
@@ -15,10 +16,19 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { serviceEntry } from './paths.js';
 
+type Service = 'catalog' | 'order' | 'notifier';
+
 /** Options for {@link startStack}. */
 export interface StackOptions {
   /** Extra env per service. */
-  env?: Partial<Record<'catalog' | 'order' | 'notifier', Record<string, string>>>;
+  env?: Partial<Record<Service, Record<string, string>>>;
+  /**
+   * `standalone` (default): one private redis-server. `sentinel`: a primary, a replica and
+   * three Sentinels, with replication and Sentinel authenticated as their ACL users.
+   */
+  redis?: 'standalone' | 'sentinel';
+  /** Extra redis-server config (e.g. AOF settings). */
+  redisConfig?: string[];
 }
 
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
@@ -33,20 +43,38 @@ export const startStack = async (options: StackOptions = {}) => {
   // Each service connects as its own ACL user (infra/redis/users.acl), as in production.
   const template = await readFile(ACL_TEMPLATE, 'utf8');
   const passwords = randomAclPasswords(template);
-  const redisServer: RedisProcess = await startRedisServer({
-    acl: renderAcl(template, passwords),
-    config: ['maxmemory-policy noeviction'],
-  });
-  const redisUrlFor = (user: string) =>
-    `redis://${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}@127.0.0.1:${redisServer.port}`;
+  const redisConfig = ['maxmemory-policy noeviction', ...(options.redisConfig ?? [])];
+  const acl = renderAcl(template, passwords);
+  const sentinel =
+    options.redis === 'sentinel'
+      ? await startSentinelTopology({
+          acl,
+          config: [...redisConfig, 'masteruser replica', `masterauth ${passwords.REPLICA_REDIS_PASSWORD}`],
+          sentinelConfig: [
+            'sentinel auth-user storefront sentinel',
+            `sentinel auth-pass storefront ${passwords.SENTINEL_REDIS_PASSWORD}`,
+          ],
+        })
+      : undefined;
+  let redisServer: RedisProcess = sentinel?.primary ?? (await startRedisServer({ acl, config: redisConfig }));
+  const redisEnvFor = (user: string): Record<string, string> => {
+    const credentials = `${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}`;
+    // On Sentinel the URL gives only the credentials; the Sentinels say where the primary is.
+    return sentinel
+      ? {
+          REDIS_URL: `redis://${credentials}@127.0.0.1:6379`,
+          REDIS_SENTINELS: sentinel.sentinelAddresses.map((a) => `${a.host}:${a.port}`).join(','),
+        }
+      : { REDIS_URL: `redis://${credentials}@127.0.0.1:${redisServer.port}` };
+  };
   const dbs: Record<'catalog' | 'order' | 'notifier', TestDatabase> = {
     catalog: await createTestDatabase(inject('postgresUrl'), 'catalog'),
     order: await createTestDatabase(inject('postgresUrl'), 'order'),
     notifier: await createTestDatabase(inject('postgresUrl'), 'notifier'),
   };
-  const envFor = (service: 'catalog' | 'order' | 'notifier') => ({
+  const envFor = (service: Service) => ({
     PORT: '0',
-    REDIS_URL: redisUrlFor(service),
+    ...redisEnvFor(service),
     DATABASE_URL: dbs[service].url,
     ADMIN_TOKEN,
     // info: the harness waits for the "listening" line.
@@ -55,14 +83,15 @@ export const startStack = async (options: StackOptions = {}) => {
     DISCOVERY_REFRESH_MS: '200',
     ...options.env?.[service],
   });
-  const start = (service: 'catalog' | 'order' | 'notifier') =>
-    startServiceProcess({ entry: serviceEntry(service), env: envFor(service) });
+  const start = (service: Service) => startServiceProcess({ entry: serviceEntry(service), env: envFor(service) });
 
   const catalog: ServiceProcess[] = [await start('catalog'), await start('catalog')];
   const order: ServiceProcess[] = [await start('order'), await start('order')];
   let notifier: ServiceProcess = await start('notifier');
-  // The test's own view of Redis, as the harness admin (the default user is off).
-  const redis = new Redis(redisServer.adminUrl);
+  // The test's own view of Redis, as the harness admin (the default user is off). Standalone only:
+  // on Sentinel each node has its own admin password.
+  const redis = new Redis(redisServer.adminUrl, { lazyConnect: true });
+  redis.on('error', () => {});
 
   const stack = {
     redis,
@@ -72,10 +101,27 @@ export const startStack = async (options: StackOptions = {}) => {
       return notifier;
     },
     dbs,
+    /** The Sentinel topology, with `redis: 'sentinel'`. */
+    sentinel,
+    /** The standalone redis-server (or, on Sentinel, the node that was primary at start). */
+    get redisServer() {
+      return redisServer;
+    },
+    /** Kill the standalone redis-server and start it again on its port: from its AOF, or `empty`. */
+    async restartRedis(restart: { signal?: NodeJS.Signals; empty?: boolean } = {}) {
+      redisServer = await redisServer.restart(restart);
+      return redisServer;
+    },
     /** Restart the notifier process (after a kill). */
     async restartNotifier() {
       notifier = await start('notifier');
       return notifier;
+    },
+    /** Start a fresh process in the place of `catalog[index]` or `order[index]` (after a kill). */
+    async restartInstance(service: 'catalog' | 'order', index: number) {
+      const list = service === 'catalog' ? catalog : order;
+      list[index] = await start(service);
+      return list[index]!;
     },
     async createProduct(id: string, stock: number, priceCents = 1000) {
       const live = catalog.find((c) => c.child.exitCode === null && c.child.signalCode === null);
@@ -104,7 +150,7 @@ export const startStack = async (options: StackOptions = {}) => {
     async stop() {
       await Promise.all([...catalog, ...order, notifier].map((p) => p.stop('SIGTERM').catch(() => {})));
       redis.disconnect();
-      await redisServer.stop();
+      await (sentinel ? sentinel.stop() : redisServer.stop());
       await Promise.all(Object.values(dbs).map((db) => db.drop()));
     },
   };

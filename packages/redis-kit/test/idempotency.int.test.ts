@@ -1,4 +1,4 @@
-import { waitFor } from '@storefront/testing';
+import { startRedisServer, waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
@@ -76,5 +76,38 @@ describe('IdempotencyStore', () => {
     await store.execute(k, 'fp', work);
     await waitFor(async () => (await redis.exists(k)) === 0, { description: 'window to pass' });
     expect((await store.execute(k, 'fp', work)).response.body).toBe(2);
+  });
+
+  it('abandons a claim that landed after its SET timed out, so a retry runs instead of waiting out the in-flight TTL', async () => {
+    const server = await startRedisServer();
+    const redis = createRedis({ url: server.url }, { commandTimeoutMs: 300 });
+    redis.on('error', () => {});
+    const registry = new Registry();
+    const store = new IdempotencyStore(redis, { inFlightTtlMs: 30_000, registry });
+    const k = key();
+    try {
+      await redis.ping();
+      process.kill(server.pid, 'SIGSTOP');
+      let ran = false;
+      const work = async () => {
+        ran = true;
+        return { status: 201, body: 'first' };
+      };
+      await expect(store.execute(k, 'fp', work)).rejects.toThrow(/timed out/);
+      expect(ran).toBe(false);
+      // The server thaws and runs the queued SET late: a claim for a request that never ran…
+      process.kill(server.pid, 'SIGCONT');
+      // …which the store removes in the background, well before its 30 s TTL.
+      await waitFor(async () => (await registry.metrics()).includes('idempotency_requests_total{outcome="abandoned"} 1'), {
+        timeoutMs: 5_000,
+        description: 'claim abandoned',
+      });
+      expect(await redis.exists(k)).toBe(0);
+      expect((await store.execute(k, 'fp', async () => ({ status: 201, body: 'retry' }))).response.body).toBe('retry');
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      redis.disconnect();
+      await server.stop();
+    }
   });
 });

@@ -21,6 +21,12 @@ export interface RedisProcess {
   readonly child: ChildProcess;
   /** SIGTERM (or `signal`), wait for exit, remove the directory. Safe to call twice. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Kill it (SIGKILL unless `signal`) and start it again on the same port, with the same
+   * options and directory: it reloads its AOF, or starts with no data when `empty`
+   * (what a replaced node does). Resolves with the new process; this one is spent.
+   */
+  restart(options?: { signal?: NodeJS.Signals; empty?: boolean; config?: string[] }): Promise<RedisProcess>;
 }
 
 /** Options for {@link startRedisServer}. */
@@ -38,6 +44,8 @@ export interface StartRedisOptions {
   port?: number;
   /** Give up waiting for PONG after this long. Default 10 s. */
   startTimeoutMs?: number;
+  /** Working directory to use (kept on stop only by `restart`); default a fresh temp dir. */
+  dir?: string;
 }
 
 /** ACL user the harness adds to every data node it starts, for its own admin commands. */
@@ -46,11 +54,14 @@ export const HARNESS_USER = 'storefront-harness';
 /** The redis-server binary: `REDIS_SERVER_BIN`, else `redis-server` on PATH. */
 export const redisServerBin = (): string => process.env.REDIS_SERVER_BIN ?? 'redis-server';
 
-const spawnOnce = async (port: number, options: StartRedisOptions): Promise<RedisProcess> => {
-  const dir = await mkdtemp(join(tmpdir(), 'storefront-redis-'));
+const spawnOnce = async (
+  port: number,
+  options: StartRedisOptions,
+  adminPassword = randomBytes(12).toString('hex'),
+): Promise<RedisProcess> => {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'storefront-redis-')));
   // The harness's own admin user, so it can still probe and stop a server whose tests
   // turn the default user off. Sentinels keep the default user.
-  const adminPassword = randomBytes(12).toString('hex');
   if (!options.sentinel) rememberAdmin(port, HARNESS_USER, adminPassword);
   const lines = [
     `port ${port}`,
@@ -111,7 +122,7 @@ const spawnOnce = async (port: number, options: StartRedisOptions): Promise<Redi
     await Promise.race([ready, spawnError]);
   } catch (error) {
     await stopChild(child, 'SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    if (!options.dir) await rm(dir, { recursive: true, force: true });
     throw error;
   }
 
@@ -130,6 +141,13 @@ const spawnOnce = async (port: number, options: StartRedisOptions): Promise<Redi
         await rm(dir, { recursive: true, force: true });
       })();
       return stopped;
+    },
+    restart: async ({ signal = 'SIGKILL', empty = false, config } = {}) => {
+      stopped ??= stopChild(child, signal);
+      await stopped;
+      if (empty) await rm(join(dir, 'appendonlydir'), { recursive: true, force: true });
+      // Same admin password: clients holding `adminUrl` reconnect to the new process.
+      return spawnOnce(port, { ...options, dir, ...(config ? { config } : {}) }, adminPassword);
     },
   };
 };

@@ -12,6 +12,13 @@ export interface SentinelTopology {
   readonly sentinelAddresses: { host: string; port: number }[];
   /** Ask a Sentinel which port it currently considers the primary. */
   currentPrimaryPort(): Promise<number>;
+  /** The data nodes as they run now (after any {@link restartNode}). */
+  dataNodes(): RedisProcess[];
+  /**
+   * Kill the data node on `port` (SIGKILL) and start it again there, with no data: a
+   * replaced node. Sentinel turns it into a replica of whichever node is primary.
+   */
+  restartNode(port: number): Promise<RedisProcess>;
   /** Stop every process (Sentinels first, so none starts a failover during teardown). */
   stop(): Promise<void>;
 }
@@ -24,6 +31,10 @@ export interface SentinelOptions {
   downAfterMs?: number;
   /** Extra config for the data nodes (both primary and replica). */
   config?: string[];
+  /** ACL users for the data nodes (a rendered users.acl); see `startRedisServer`. */
+  acl?: string;
+  /** Extra lines for each Sentinel after its `sentinel monitor` line (e.g. `sentinel auth-user …`). */
+  sentinelConfig?: string[];
 }
 
 /**
@@ -35,9 +46,13 @@ export const startSentinelTopology = async (options: SentinelOptions = {}): Prom
   const masterName = options.masterName ?? 'storefront';
   const started: RedisProcess[] = [];
   try {
-    const primary = await startRedisServer({ config: options.config });
+    const acl = options.acl === undefined ? {} : { acl: options.acl };
+    const primary = await startRedisServer({ config: options.config, ...acl });
     started.push(primary);
-    const replica = await startRedisServer({ config: [...(options.config ?? []), `replicaof 127.0.0.1 ${primary.port}`] });
+    const replica = await startRedisServer({
+      config: [...(options.config ?? []), `replicaof 127.0.0.1 ${primary.port}`],
+      ...acl,
+    });
     started.push(replica);
     await waitFor(async () => (await infoFields(replica.port, 'replication')).master_link_status === 'up', {
       description: 'replica in sync',
@@ -51,6 +66,7 @@ export const startSentinelTopology = async (options: SentinelOptions = {}): Prom
           `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
           `sentinel failover-timeout ${masterName} 5000`,
           `sentinel parallel-syncs ${masterName} 1`,
+          ...(options.sentinelConfig ?? []),
         ],
       });
       sentinels.push(sentinel);
@@ -66,6 +82,7 @@ export const startSentinelTopology = async (options: SentinelOptions = {}): Prom
       },
       { timeoutMs: 20_000, description: 'sentinels to discover the replica and each other' },
     );
+    const nodes = [primary, replica];
     return {
       masterName,
       primary,
@@ -76,9 +93,16 @@ export const startSentinelTopology = async (options: SentinelOptions = {}): Prom
         const addr = (await adminCommand(sentinels[0]?.port ?? 0, 'SENTINEL', 'get-master-addr-by-name', masterName)) as string[];
         return Number(addr[1]);
       },
+      dataNodes: () => [...nodes],
+      restartNode: async (port) => {
+        const index = nodes.findIndex((n) => n.port === port);
+        if (index < 0) throw new Error(`no data node on port ${port}`);
+        nodes[index] = await nodes[index]!.restart({ empty: true });
+        return nodes[index]!;
+      },
       stop: async () => {
         await Promise.all(sentinels.map((s) => s.stop()));
-        await Promise.all([primary.stop(), replica.stop()]);
+        await Promise.all(nodes.map((n) => n.stop()));
       },
     };
   } catch (error) {

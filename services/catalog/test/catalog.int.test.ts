@@ -214,6 +214,26 @@ describe('reservations', () => {
     }
   });
 
+  it('heals every lost counter of a multi-SKU reservation (one per refused key), then reserves all of it', async () => {
+    const ids = [await createProduct(10), await createProduct(10), await createProduct(10)];
+    const reserve = (app: Express, productIds: string[]) =>
+      request(app)
+        .post('/reservations')
+        .send({ orderId: randomUUID(), items: productIds.map((productId) => ({ productId, quantity: 1 })) });
+    // Enough history that one retry's fresh leases are still behind on the other keys.
+    for (let i = 0; i < 4; i++) expect((await reserve(a, ids)).status).toBe(201);
+    const admin = createRedis({ url: inject('redisUrl') });
+    try {
+      // A failover that lost every counter's last increments: all three behind Postgres.
+      for (const id of ids) expect(await admin.del(`catalog:lock:{stock:${id}}:fence`)).toBe(1);
+      const healed = await reserve(b, ids);
+      expect(healed.status).toBe(201);
+      for (const id of ids) expect(await stockOf(id)).toBe(5);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('answers a SKU held past its lock wait with 503 stock lock and Retry-After, and writes nothing', async () => {
     const impatient = await instance({ STOCK_LOCK_WAIT: '300ms' });
     const id = await createProduct(5);

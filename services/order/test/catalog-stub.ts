@@ -66,16 +66,27 @@ export const startCatalogStub = async (redisUrl: string) => {
   const redis: RedisClient = createRedis({ url: redisUrl });
   redis.on('error', () => {}); // the test takes Redis away on purpose; the heartbeat resumes after
   // A long TTL: order's discovery keeps the stub while the test takes Redis away.
-  const registration = new ServiceRegistration(
-    redis,
-    { service: 'catalog', instanceId: 'catalog-stub', host: '127.0.0.1', port, startedAt: new Date().toISOString() },
-    { ttlMs: 60_000, prefix: REGISTRY_PREFIX },
-  );
+  const register = () =>
+    new ServiceRegistration(
+      redis,
+      { service: 'catalog', instanceId: 'catalog-stub', host: '127.0.0.1', port, startedAt: new Date().toISOString() },
+      { ttlMs: 60_000, prefix: REGISTRY_PREFIX },
+    );
+  let registration = register();
   await registration.start();
   return {
     calls,
     answer(next: StubMode) {
       mode = next;
+    },
+    /** Leave the registry (deregister), as every catalog record does when Redis lost them all. */
+    async leave() {
+      await registration.stop();
+    },
+    /** Register again. */
+    async rejoin() {
+      registration = register();
+      await registration.start();
     },
     async stop() {
       await registration.stop().catch(() => {});

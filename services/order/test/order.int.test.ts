@@ -151,6 +151,23 @@ describe('placing an order', () => {
     expect((await place({ customerId: 'c-busy-after', items: [{ productId: 'sku-hot', quantity: 1 }] })).status).toBe(201);
   });
 
+  it('answers 503 while the registry lists no catalog, without opening the breaker: orders succeed as soon as one registers', async () => {
+    const instances = async () =>
+      /registry_instances\{[^}]*service="catalog"[^}]*\} (\d+)/.exec(await service.host.metrics.registry.metrics())?.[1];
+    await catalog.leave();
+    await waitFor(async () => (await instances()) === '0', { description: 'discovery to see no catalog' });
+    for (let i = 0; i < 8; i++) {
+      const res = await place({ customerId: `c-none-${i}`, items: [{ productId: 'sku-1', quantity: 1 }] });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBeDefined();
+      expect(res.body).toMatchObject({ code: 'dependency_unavailable', dependency: 'catalog' });
+    }
+    expect(await service.host.metrics.registry.metrics()).toMatch(/circuit_breaker_state\{[^}]*breaker="catalog"[^}]*\} 0/);
+    await catalog.rejoin();
+    await waitFor(async () => (await instances()) === '1', { description: 'discovery to see the catalog again' });
+    expect((await place({ customerId: 'c-none-after', items: [{ productId: 'sku-1', quantity: 1 }] })).status).toBe(201);
+  });
+
   it('answers 503 with Retry-After when catalog does not answer in RESERVATION_TIMEOUT, and releases the unknown outcome', async () => {
     const impatient = await orderService({ RESERVATION_TIMEOUT: '600ms', STOCK_LOCK_WAIT: '300ms' });
     catalog.answer({ kind: 'hang' });

@@ -5,7 +5,7 @@ import { perRegistry } from '../metrics/per-registry.js';
 export const idempotencyMetrics = perRegistry((registers) => ({
   idempotency: new Counter({
     name: 'idempotency_requests_total',
-    help: 'Idempotent requests by outcome: executed, replayed, in_flight, mismatch',
+    help: 'Idempotent requests by outcome: executed, replayed, in_flight, mismatch, abandoned (a claim removed after Redis could not answer)',
     labelNames: ['outcome'] as const,
     registers,
   }),

@@ -63,6 +63,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * payload fingerprint is rejected (422); a repeat while the first still runs waits up
  * to `waitMs`, then gets 409. If the first request throws, the claim is removed so a
  * retry can run.
+ *
+ * A claim whose `SET` failed because Redis could not answer (timed out while it was
+ * frozen, failing over or reconnecting) may still have landed: ioredis keeps the command
+ * queued, and the server runs it late. No work ran for it, so it is abandoned — removed
+ * in the background, compare-and-delete on its own token, retried until Redis answers or
+ * the claim would have expired anyway. Without that a retry with the key would wait for a
+ * request that never ran and answer 409 for the whole in-flight TTL (test: idempotency ›
+ * "abandons a claim that landed after its SET timed out").
  */
 export class IdempotencyStore {
   readonly #redis: RedisClient;
@@ -91,7 +99,13 @@ export class IdempotencyStore {
     const pending = JSON.stringify({ state: 'pending', fp, token: randomBytes(12).toString('hex') } satisfies Pending);
     const deadline = Date.now() + this.#waitMs;
     for (;;) {
-      const previous = await this.#redis.set(key, pending, 'PX', this.#inFlightTtlMs, 'NX', 'GET');
+      let previous: string | null;
+      try {
+        previous = await this.#redis.set(key, pending, 'PX', this.#inFlightTtlMs, 'NX', 'GET');
+      } catch (error) {
+        this.#abandon(key, pending);
+        throw error;
+      }
       if (previous === null) return { response: await this.#run(key, fp, pending, work), replayed: false };
       const record = JSON.parse(previous) as Pending | Done;
       if (record.fp !== fp) {
@@ -115,12 +129,27 @@ export class IdempotencyStore {
     try {
       response = await work();
     } catch (error) {
-      await releaseScript(this.#redis)(key, pending);
+      await releaseScript(this.#redis)(key, pending).catch(() => this.#abandon(key, pending));
       throw error;
     }
     const done = JSON.stringify({ state: 'done', fp, response } satisfies Done);
     await completeScript(this.#redis)(key, pending, done, this.#ttlMs);
     this.#metrics?.idempotency.inc({ outcome: 'executed' });
     return response;
+  }
+
+  /** Remove our claim in the background, retrying (200 ms doubling to 2 s) until Redis answers or the claim expires. */
+  #abandon(key: string, pending: string): void {
+    const giveUpAt = Date.now() + this.#inFlightTtlMs;
+    const attempt = (delayMs: number) => {
+      setTimeout(async () => {
+        try {
+          if ((await releaseScript(this.#redis)(key, pending)) === 1) this.#metrics?.idempotency.inc({ outcome: 'abandoned' });
+        } catch {
+          if (Date.now() + delayMs < giveUpAt) attempt(Math.min(2 * delayMs, 2_000));
+        }
+      }, delayMs).unref();
+    };
+    attempt(200);
   }
 }

@@ -108,20 +108,26 @@ export class StockService {
 
   /**
    * Run `work` under the locks of `lockKeys`. If a write is refused because the row holds a
-   * newer fence than our lease, move the fencing counter past it and run once more under
-   * fresh leases. That heals a counter Redis lost (an empty restart, a failover before
-   * replication): without it every lease would be refused until the counter crawled back
-   * past the fence Postgres holds. A newer holder that really did write meanwhile is also
-   * handled: we re-read everything under the new locks.
+   * newer fence than our lease, move the fencing counter past it and run again under fresh
+   * leases — once per key at most, since each run heals the key it was refused on (an order
+   * for several SKUs may find several counters behind). That heals counters Redis lost (an
+   * empty restart, a failover before replication): without it every lease would be refused
+   * until the counter crawled back past the fence Postgres holds. A newer holder that really
+   * did write meanwhile is also handled: we re-read everything under the new locks. Still
+   * refused after that (others keep moving the fence): a 503 "busy", never a 500.
    */
   async #withFencedLocks<T>(lockKeys: string[], work: (leases: ReadonlyMap<string, Lease>) => Promise<T>): Promise<T> {
     try {
-      try {
-        return await this.lock.withLocks(lockKeys, work);
-      } catch (error) {
-        if (!(error instanceof StaleFenceError)) throw error;
-        await this.lock.raiseFence(error.lockKey, error.storedFence);
-        return await this.lock.withLocks(lockKeys, work);
+      for (let heals = 0; ; heals++) {
+        try {
+          return await this.lock.withLocks(lockKeys, work);
+        } catch (error) {
+          if (!(error instanceof StaleFenceError)) throw error;
+          if (heals >= lockKeys.length) {
+            throw new DependencyUnavailableError('stock lock', { cause: error, extensions: { reason: 'busy' } });
+          }
+          await this.lock.raiseFence(error.lockKey, error.storedFence);
+        }
       }
     } catch (error) {
       // The SKU is busy (or its holder stalled) past our lock wait: nothing was written;

@@ -63,7 +63,7 @@ export class CatalogClient {
 
   /** Reserve every item or none. Throws `DependencyUnavailableError` when catalog cannot answer. */
   async reserve(orderId: string, items: OrderItemInput[]): Promise<Reservation> {
-    const { status, body } = await this.#call('POST', '/reservations', { orderId, items });
+    const { status, body } = await this.#send('POST', '/reservations', { orderId, items });
     if (status === 201) return { status: 'reserved', items: ReservationResponse.parse(body).items };
     if (status === 409 && body.code === 'insufficient_stock') {
       return { status: 'insufficient_stock', productId: String(body.productId) };
@@ -77,8 +77,20 @@ export class CatalogClient {
 
   /** Release an order's reservation (idempotent on catalog's side). */
   async release(orderId: string): Promise<void> {
-    const { status, body } = await this.#call('DELETE', `/reservations/${orderId}`);
+    const { status, body } = await this.#send('DELETE', `/reservations/${orderId}`);
     if (status !== 204) throw new Error(`catalog answered ${status} to a release: ${String(body.detail)}`);
+  }
+
+  /**
+   * Through the breaker — unless the registry lists no catalog at all. That is not a call
+   * that failed, and counting it would keep the breaker open after the registry refills
+   * (as after Redis returns from an outage, when every record expired at once).
+   */
+  #send(method: string, path: string, body?: unknown): Promise<Answer> {
+    if (this.discovery.instances().length === 0) {
+      throw new DependencyUnavailableError('catalog', { cause: new Error('no live catalog instance in the registry') });
+    }
+    return this.#call(method, path, body);
   }
 
   /** One request; 5xx, unreachable and timed-out answers throw (and count against the breaker). */

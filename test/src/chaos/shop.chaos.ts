@@ -1,0 +1,231 @@
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from '../stack.js';
+import { CHAOS_ENV, ChaosRun } from './chaos-run.js';
+import { chaosTable, type FaultFigures } from './figures.js';
+
+/**
+ * The chaos suite: the whole shop as real processes (2 catalog, 2 order, 1 notifier, real
+ * Redis, real Postgres), steady order load on loopback, one fault at a time, and the same
+ * consistency checks after each (consistency.ts). Prints the table at the end.
+ */
+const rows: FaultFigures[] = [];
+afterAll(async () => {
+  const table = chaosTable(rows);
+  const file = join(tmpdir(), 'storefront-chaos-latest.md');
+  await writeFile(file, `${table}\n`);
+  console.log(`\nChaos table (also in ${file}):\n\n${table}\n`);
+});
+
+/** Every order and attempt of a run, for reading after a failure. */
+const dumpRequests = async (run: ChaosRun | undefined, name: string, stack?: Stack) => {
+  if (!run) return;
+  // The services' warnings and slow requests, beside the orders, for reading a failure.
+  const logs = stack
+    ? [...stack.catalog, ...stack.order, stack.notifier].flatMap((p) =>
+        p.logs.filter((l) => Number(l.level) >= 40 || Number(l.responseTime) >= 1000).map((l) => ({ port: p.port, ...l })),
+      )
+    : [];
+  await writeFile(
+    join(tmpdir(), `storefront-chaos-${name}.json`),
+    JSON.stringify({ rows: run.rows, requests: run.requests, logs }),
+  );
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const expectNothingWrong = (row: FaultFigures) => {
+  const c = row.consistency!;
+  expect({ ...c, acknowledged: undefined }).toEqual({
+    acknowledged: undefined,
+    lost: 0,
+    doubled: 0,
+    leakedUnits: 0,
+    negativeStock: 0,
+    orphanReservations: 0,
+    openIntents: 0,
+    notificationErrors: 0,
+    unexpired: 0,
+  });
+  expect(c.acknowledged).toBeGreaterThan(0);
+  expect(row.settleMs).not.toBeNull();
+};
+
+describe('chaos on a standalone Redis (AOF on)', () => {
+  let stack: Stack;
+  let run: ChaosRun;
+  beforeAll(async () => {
+    stack = await startStack({ env: CHAOS_ENV, redisConfig: ['appendonly yes', 'appendfsync everysec'] });
+    run = new ChaosRun(stack, []);
+    run.products.push(...(await run.createProducts(100_000, 10, 'chaos')));
+  }, 120_000);
+  afterAll(async () => {
+    rows.push(...run.rows);
+    await dumpRequests(run, 'standalone', stack);
+    await stack?.stop();
+  });
+
+  it('baseline: no fault', async () => {
+    const row = await run.fault('none (baseline)', async () => {
+      const from = Date.now();
+      await sleep(3000);
+      return { from, to: Date.now() };
+    });
+    expect(row.fastHonest).toBe(1);
+    expectNothingWrong(row);
+  }, 120_000);
+
+  it('Redis frozen (SIGSTOP) 8 s: 503 + Retry-After in < 1 s, then everything back', async () => {
+    const row = await run.fault('Redis frozen 8 s', async () => {
+      const from = Date.now();
+      process.kill(stack.redisServer.pid, 'SIGSTOP');
+      await sleep(8000);
+      process.kill(stack.redisServer.pid, 'SIGCONT');
+      return { from, to: Date.now() };
+    });
+    expect(row.fastHonest).toBeGreaterThanOrEqual(0.99);
+    expect(row.errors5xx).toBe(0);
+    expect(row.backMs).toBeLessThanOrEqual(10_000);
+    expectNothingWrong(row);
+  }, 180_000);
+
+  it('Redis killed, down 8 s, restarted from its AOF: 503 + Retry-After in < 1 s, then everything back', async () => {
+    const row = await run.fault('Redis down 8 s (AOF restart)', async () => {
+      const from = Date.now();
+      process.kill(stack.redisServer.pid, 'SIGKILL');
+      await sleep(8000);
+      await stack.restartRedis();
+      return { from, to: Date.now() };
+    });
+    expect(row.fastHonest).toBeGreaterThanOrEqual(0.99);
+    expect(row.errors5xx).toBe(0);
+    expect(row.backMs).toBeLessThanOrEqual(10_000);
+    expectNothingWrong(row);
+  }, 180_000);
+
+  it('Redis restarted empty (a replaced node): every product orderable again in ≤ 10 s; sweepers expire what lost its job', async () => {
+    let healed = 0;
+    const row = await run.fault('Redis restarted empty', async () => {
+      const from = Date.now();
+      await stack.restartRedis({ empty: true });
+      healed = Date.now();
+      return { from, to: healed };
+    });
+    // The first 201 per product after the empty restart (fences self-heal past Postgres').
+    const firstPerProduct = run.products.map((p) => {
+      const ok = run.requests
+        .filter((r) => r.items.some((i) => i.productId === p))
+        .flatMap((r) => r.attempts)
+        .filter((a) => a.status === 201 && a.at >= healed)
+        .map((a) => a.at + a.ms - healed);
+      return Math.min(...ok);
+    });
+    const worst = Math.max(...firstPerProduct);
+    row.notes = `every product orderable ${(worst / 1000).toFixed(1)} s after`;
+    expect(worst).toBeLessThanOrEqual(10_000);
+    expect(row.errors5xx).toBe(0);
+    expectNothingWrong(row);
+  }, 180_000);
+
+  it('an order instance SIGKILLed under load: nothing lost, nothing doubled, its half-done placements undone', async () => {
+    const row = await run.fault('order instance SIGKILL', async () => {
+      const from = Date.now();
+      await stack.order[0]!.stop('SIGKILL');
+      await sleep(2000);
+      await stack.restartInstance('order', 0);
+      return { from, to: Date.now() };
+    });
+    expect(row.errors5xx).toBe(0);
+    expectNothingWrong(row);
+  }, 180_000);
+
+  it('a catalog instance SIGSTOPped 8 s mid-load (holding stock locks): the other catalog keeps selling; its late writes are refused', async () => {
+    const row = await run.fault('catalog instance SIGSTOP 8 s', async () => {
+      const from = Date.now();
+      process.kill(stack.catalog[0]!.pid, 'SIGSTOP');
+      await sleep(8000);
+      process.kill(stack.catalog[0]!.pid, 'SIGCONT');
+      return { from, to: Date.now() };
+    });
+    const during = run.requests.flatMap((r) => r.attempts).filter((a) => a.at >= row.firstSuccessMs! && a.status === 201);
+    expect(during.length).toBeGreaterThan(0);
+    expect(row.errors5xx).toBe(0);
+    expectNothingWrong(row);
+  }, 180_000);
+
+  it('the notifier SIGKILLed mid-queue and restarted: every notification exactly once', async () => {
+    const row = await run.fault('notifier SIGKILL', async () => {
+      const from = Date.now();
+      await stack.notifier.stop('SIGKILL');
+      await sleep(2000);
+      await stack.restartNotifier();
+      return { from, to: Date.now() };
+    });
+    expect(row.errors5xx).toBe(0);
+    expectNothingWrong(row);
+  }, 180_000);
+});
+
+describe('chaos on Sentinel (primary, replica, 3 Sentinels)', () => {
+  let stack: Stack;
+  let run: ChaosRun;
+  beforeAll(async () => {
+    stack = await startStack({ env: CHAOS_ENV, redis: 'sentinel' });
+    run = new ChaosRun(stack, []);
+    run.products.push(...(await run.createProducts(100_000, 10, 'chaos-s')));
+  }, 120_000);
+  afterAll(async () => {
+    rows.push(...run.rows);
+    await dumpRequests(run, 'sentinel', stack);
+    await stack?.stop();
+  });
+
+  for (let repetition = 1; repetition <= 5; repetition++) {
+    it(`primary SIGKILLed under load, failover ${repetition} of 5: first order ≤ 5 s after the kill, error window ≤ 5 s`, async () => {
+      const topology = stack.sentinel!;
+      const row = await run.fault(`Sentinel failover ${repetition}/5`, async () => {
+        const primaryPort = await topology.currentPrimaryPort();
+        const from = Date.now();
+        const primary = topology.dataNodes().find((n) => n.port === primaryPort)!;
+        process.kill(primary.pid, 'SIGKILL');
+        await waitForFailover(topology, primaryPort);
+        const to = Date.now();
+        // The dead node comes back empty; Sentinel makes it the new primary's replica, so the next repetition has one.
+        await topology.restartNode(primaryPort);
+        return { from, to, notes: `promoted after ${((to - from) / 1000).toFixed(1)} s` };
+      });
+      expect(row.firstSuccessMs).toBeLessThanOrEqual(5_000);
+      expect(row.errorWindowMs ?? 0).toBeLessThanOrEqual(5_000);
+      expect(row.errors5xx).toBe(0);
+      expectNothingWrong(row);
+      await waitForReplica(topology);
+    }, 180_000);
+  }
+});
+
+import { infoFields, type SentinelTopology, waitFor } from '@storefront/testing';
+
+const waitForFailover = (topology: SentinelTopology, oldPort: number) =>
+  waitFor(async () => (await topology.currentPrimaryPort()) !== oldPort, {
+    timeoutMs: 30_000,
+    intervalMs: 50,
+    description: 'Sentinel to promote the replica',
+  });
+
+/** The new primary has a replica in sync again and every Sentinel knows it (so the next failover can happen). */
+const waitForReplica = async (topology: SentinelTopology) => {
+  await waitFor(
+    async () => {
+      const port = await topology.currentPrimaryPort();
+      const replica = topology.dataNodes().find((n) => n.port !== port)!;
+      const info = await infoFields(replica.port, 'replication').catch(() => ({}) as Record<string, string>);
+      if (info.master_link_status !== 'up' || Number(info.master_port) !== port) return false;
+      for (const s of topology.sentinels) {
+        const master = (await infoFields(s.port, 'sentinel')).master0 ?? '';
+        if (!master.includes(`:${port},`) || !/slaves=1/.test(master)) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000, description: 'replica in sync and known to every Sentinel' },
+  );
+};
