@@ -26,6 +26,12 @@ export const serviceEnv = baseEnv.extend({
   REDIS_COMMAND_TIMEOUT: envFields.duration.default(750),
   /** Registry record TTL: a crashed instance leaves discovery within it. Default 5 000 ms. */
   REGISTRY_TTL_MS: z.coerce.number().int().min(300).default(5000),
+  /**
+   * A BullMQ worker with jobs waiting that finishes none for this long is stalled: readiness
+   * fails and it is restarted in-process; stalled again before any progress, liveness fails.
+   * Must exceed the longest job. Default 60s.
+   */
+  WORKER_STALL_TIMEOUT: envFields.duration.default(60_000),
   /** How often discovery re-reads the registry (it also hears changes at once). Default 1 000 ms. */
   DISCOVERY_REFRESH_MS: z.coerce.number().int().min(50).default(1000),
 });

@@ -34,6 +34,7 @@ import type { Express } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { redisSettings, type ServiceConfig } from './service-env.js';
+import { WorkerWatchdog } from './worker-watchdog.js';
 
 /** Options for {@link ServiceHost}. */
 export interface ServiceHostOptions<C extends ServiceConfig> {
@@ -169,20 +170,37 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   /**
    * A BullMQ worker on its own connection (`maxRetriesPerRequest: null`, as BullMQ requires).
    * Errors are logged; in the `workers` phase it stops taking jobs and finishes those in hand.
+   * A {@link WorkerWatchdog} keeps it making progress: readiness check `worker:<name>`, an
+   * in-process restart when it stalls (`WORKER_STALL_TIMEOUT`), liveness when that does not
+   * help. A restart replaces the worker; listeners added to the one returned here move with it.
    */
   worker<T, R = unknown>(
     name: string,
     processor: Processor<T, R>,
     options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
   ): Worker<T, R> {
-    const worker = new Worker<T, R>(name, processor, {
-      ...options,
-      connection: this.connection('worker', `worker:${name}`),
-      prefix: BULLMQ_PREFIX,
+    let made = 0;
+    const watchdog = new WorkerWatchdog({
+      name,
+      create: () => {
+        const worker = new Worker<T, R>(name, processor, {
+          ...options,
+          connection: this.connection('worker', `worker:${name}${made++ ? `:${made}` : ''}`),
+          prefix: BULLMQ_PREFIX,
+        });
+        worker.on('error', (err) => this.logger.warn({ err, queue: name }, 'worker error'));
+        return worker as unknown as Worker;
+      },
+      queue: this.queue(name),
+      stallMs: this.config.WORKER_STALL_TIMEOUT,
+      health: this.health,
+      logger: this.logger,
+      registry: this.metrics.registry,
     });
-    worker.on('error', (err) => this.logger.warn({ err, queue: name }, 'worker error'));
-    this.shutdown.add('workers', `close worker ${name}`, () => worker.close());
-    return worker;
+    this.health.addCheck(`worker:${name}`, watchdog.readiness);
+    watchdog.start();
+    this.shutdown.add('workers', `close worker ${name}`, () => watchdog.close());
+    return watchdog.worker as unknown as Worker<T, R>;
   }
 
   /** Live instances of `service`, from the registry; started now, stopped in the `registry` phase. */

@@ -1,5 +1,5 @@
 import { createRedis, EvictionPolicyError, type RedisClient } from '@storefront/redis-kit';
-import { createTestDatabase, startRedisServer, type TestDatabase } from '@storefront/testing';
+import { createTestDatabase, startRedisServer, type TestDatabase, waitFor } from '@storefront/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ServiceConfig, serviceEnv } from '../src/service-env.js';
@@ -63,5 +63,89 @@ describe('ServiceHost', () => {
     expect((await host.health.readiness()).ready).toBe(false);
     expect(await admin.exists(`registry:{${host.service}}:instance:${host.instanceId}`)).toBe(0);
     expect(await clientsNamed(host.instanceId)).toEqual([]);
+  });
+});
+
+describe('ServiceHost worker watchdog', () => {
+  const stallHost = (env: Record<string, string> = {}) =>
+    new ServiceHost<ServiceConfig>({
+      service: `wd${Math.random().toString(36).slice(2, 8)}`,
+      config: serviceEnv.parse({
+        PORT: '0',
+        REDIS_URL: inject('redisUrl'),
+        WORKER_STALL_TIMEOUT: '600ms',
+        SHUTDOWN_TIMEOUT_MS: '1000',
+        ...env,
+      }),
+      logger: pino({ level: 'silent' }),
+    });
+
+  it('fails readiness for a worker that stopped starting jobs, restarts it, and the jobs get done', async () => {
+    const host = stallHost();
+    const name = `wd-stall-${Math.random().toString(36).slice(2, 8)}`;
+    const done: number[] = [];
+    let hung = false;
+    // Concurrency 1 and a first job that never ends: running, no error, processing nothing.
+    const worker = host.worker<{ n: number }>(
+      name,
+      async (job) => {
+        if (!hung) {
+          hung = true;
+          return new Promise(() => {});
+        }
+        done.push(job.data.n);
+      },
+      { concurrency: 1 },
+    );
+    // A listener on the worker the host returned must hear the jobs the replacement finishes.
+    const heard: number[] = [];
+    worker.on('completed', (job) => heard.push(job.data.n));
+    try {
+      const queue = host.queue<{ n: number }>(name);
+      for (let n = 1; n <= 4; n++) await queue.add('job', { n });
+      await waitFor(async () => (await host.health.readiness()).checks[`worker:${name}`]?.startsWith('worker stalled') === true, {
+        description: 'readiness to report the stall',
+      });
+      // The watchdog's new worker does the waiting jobs; the stuck one is the old worker's, force-closed.
+      await waitFor(() => done.length === 3, { timeoutMs: 10_000, description: 'the waiting jobs done by the new worker' });
+      expect(done.sort()).toEqual([2, 3, 4]);
+      await waitFor(() => heard.length === 3, { description: 'the carried-over listener to hear them' });
+      await waitFor(async () => (await host.health.readiness()).checks[`worker:${name}`] === 'ok', {
+        description: 'ready again',
+      });
+      expect(await host.metrics.registry.metrics()).toMatch(
+        new RegExp(`worker_restarted_total\\{[^}]*queue="${name}"[^}]*\\} 1`),
+      );
+      expect(host.health.unrecoverable).toBeUndefined();
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('fails liveness when the restarted worker stalls too', async () => {
+    const host = stallHost();
+    const name = `wd-dead-${Math.random().toString(36).slice(2, 8)}`;
+    host.worker(name, () => new Promise(() => {}), { concurrency: 1 });
+    try {
+      const queue = host.queue(name);
+      for (let n = 1; n <= 3; n++) await queue.add('job', { n });
+      await waitFor(() => host.health.unrecoverable !== undefined, { timeoutMs: 10_000, description: 'liveness to fail' });
+      expect(host.health.unrecoverable).toMatch(/stalled again after a restart/);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('leaves an idle worker (nothing waiting) alone', async () => {
+    const host = stallHost();
+    const name = `wd-idle-${Math.random().toString(36).slice(2, 8)}`;
+    host.worker(name, async () => undefined);
+    try {
+      await new Promise((r) => setTimeout(r, 1500)); // more than two stall timeouts with nothing to do
+      expect((await host.health.readiness()).checks[`worker:${name}`]).toBe('ok');
+      expect(await host.metrics.registry.metrics()).not.toMatch(/worker_restarted_total\{[^}]*\} [1-9]/);
+    } finally {
+      await host.close();
+    }
   });
 });

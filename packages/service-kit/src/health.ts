@@ -6,6 +6,7 @@ export type HealthCheck = () => Promise<unknown>;
 /** Readiness state shared between the health routes and shutdown. */
 export class Health {
   #draining = false;
+  #unrecoverable: string | undefined;
   readonly #checks = new Map<string, HealthCheck>();
 
   /** Register a named readiness check (e.g. `redis`, `database`, `registry`). */
@@ -20,6 +21,20 @@ export class Health {
 
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /**
+   * Say the process cannot recover by itself (e.g. a worker that stalled again after being
+   * restarted in-process): `/health/live` answers 503 from now on, so the orchestrator
+   * restarts it. Not for a dependency that is down — a restart would not bring it back.
+   */
+  markUnrecoverable(reason: string): void {
+    this.#unrecoverable ??= reason;
+  }
+
+  /** Why the process cannot recover by itself, if it cannot. */
+  get unrecoverable(): string | undefined {
+    return this.#unrecoverable;
   }
 
   /** Run every check with a timeout; returns per-check status. */
@@ -48,11 +63,13 @@ export class Health {
   }
 }
 
-/** `/health/live` (the process answers) and `/health/ready` (dependencies answer, not draining). */
+/** `/health/live` (the process answers and can recover by itself) and `/health/ready` (dependencies answer, not draining). */
 export const healthRouter = (health: Health): Router => {
   const router = Router();
   router.get('/health/live', (_req, res) => {
-    res.json({ status: 'ok' });
+    const reason = health.unrecoverable;
+    if (reason) res.status(503).json({ status: 'unrecoverable', reason });
+    else res.json({ status: 'ok' });
   });
   router.get('/health/ready', async (_req, res) => {
     const { ready, checks } = await health.readiness();

@@ -19,6 +19,7 @@ export { createServiceApp, type ServiceAppOptions } from './http-app.js';
 export { createLogger, type LoggerOptions, redactUrl } from './logger.js';
 export { createMetrics, type ServiceMetrics } from './metrics.js';
 export * from './outbox/index.js';
+export { perRegistry } from './per-registry.js';
 export { toProblem } from './problem.js';
 export { type Listening, listen } from './server.js';
 export { exitOnSignals, SHUTDOWN_PHASES, Shutdown, type ShutdownPhase } from './shutdown.js';
