@@ -1,9 +1,10 @@
-import { adminCommand, startCluster, startRedisServer, startSentinelTopology, waitFor } from '@storefront/testing';
+import { adminCommand, infoFields, startCluster, startRedisServer, startSentinelTopology, waitFor } from '@storefront/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createRedis } from '../src/connections/create-redis.js';
 import { assertNoEviction, EvictionPolicyError } from '../src/connections/eviction-policy.js';
 import { isRedisUnavailable } from '../src/connections/unavailable.js';
+import { NotReplicatedError, replicaAcknowledgement } from '../src/connections/wait-for-replicas.js';
 
 describe('createRedis (standalone)', () => {
   it('authenticates as an ACL user from the URL and is held to its key patterns', async () => {
@@ -223,4 +224,49 @@ describe('createRedis (Cluster)', () => {
       await cluster.stop();
     }
   }, 60_000);
+});
+
+describe('replicaAcknowledgement', () => {
+  it('waits for a replica to have the writes, refuses while it cannot, and skips a primary without replicas', async () => {
+    const primary = await startRedisServer();
+    const replica = await startRedisServer({ config: [`replicaof 127.0.0.1 ${primary.port}`] });
+    const client = createRedis({ url: primary.url });
+    client.on('error', () => {});
+    const alone = await startRedisServer();
+    const soloClient = createRedis({ url: alone.url });
+    try {
+      await waitFor(async () => (await infoFields(replica.port, 'replication')).master_link_status === 'up', {
+        description: 'replica in sync',
+      });
+      const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
+      await client.set('k', '1');
+      await acknowledged();
+      expect(await adminCommand(replica.port, 'GET', 'k')).toBe('1');
+      // A replica that cannot take the write (frozen): the write is not acknowledged.
+      process.kill(replica.pid, 'SIGSTOP');
+      await client.set('k', '2');
+      const error = await acknowledged().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotReplicatedError);
+      expect(isRedisUnavailable(error)).toBe(true);
+      process.kill(replica.pid, 'SIGCONT');
+      await waitFor(
+        async () =>
+          await acknowledged().then(
+            () => true,
+            () => false,
+          ),
+        { description: 'acknowledged after thaw' },
+      );
+      expect(await adminCommand(replica.port, 'GET', 'k')).toBe('2');
+      // No replica at all: nothing to wait for.
+      const started = performance.now();
+      await replicaAcknowledgement(soloClient, { timeoutMs: 300 })();
+      expect(performance.now() - started).toBeLessThan(200);
+    } finally {
+      process.kill(replica.pid, 'SIGCONT');
+      client.disconnect();
+      soloClient.disconnect();
+      await Promise.all([primary.stop(), replica.stop(), alone.stop()]);
+    }
+  });
 });

@@ -9,7 +9,9 @@ import {
   type RedisClient,
   RedisConnections,
   type RedisConnectionsOptions,
+  redisMode,
   registrar,
+  replicaAcknowledgement,
   type ServiceRegistration,
   toRedisConfig,
 } from '@storefront/redis-kit';
@@ -165,6 +167,19 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
     queue.on('error', (err) => this.logger.warn({ err, queue: name }, 'queue error'));
     this.shutdown.add('queues', `close queue ${name}`, () => queue.close());
     return queue;
+  }
+
+  /**
+   * A function that resolves once a replica holds every job the host's queues added so far
+   * (redis-kit's `replicaAcknowledgement` on the queues' connection: `WAIT 1`, skipped while
+   * the primary has no replica). The outbox calls it before marking a row published, so a
+   * job a Sentinel failover lost in replication is relayed again. A no-op on Cluster, where
+   * a `WAIT` would reach one node only.
+   */
+  queueWritesReplicated(): () => Promise<void> {
+    this.#producer ??= this.connection('producer', 'queues');
+    if (redisMode(toRedisConfig(redisSettings(this.config, 'coordination'))) === 'cluster') return async () => {};
+    return replicaAcknowledgement(this.#producer, { timeoutMs: Math.floor(this.config.REDIS_COMMAND_TIMEOUT / 2) });
   }
 
   /**

@@ -29,6 +29,7 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
       events: await host.events(),
       catalog,
       paymentTimeoutMs: config.ORDER_PAYMENT_TIMEOUT,
+      replicated: host.queueWritesReplicated(),
     }),
   );
   const orders = new OrderService(new OrderStore(db), catalog, config.ORDER_PAYMENT_TIMEOUT, () => relay.kick());

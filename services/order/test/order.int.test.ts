@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { BULLMQ_PREFIX, jobIds, type NotificationJob, type OrderExpiryJob, queues } from '@storefront/contracts';
 import { createRedis, type RedisClient } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
-import { createTestDatabase, type RedisProcess, startRedisServer, type TestDatabase, waitFor } from '@storefront/testing';
+import {
+  adminCommand,
+  createTestDatabase,
+  infoFields,
+  type RedisProcess,
+  startRedisServer,
+  type TestDatabase,
+  waitFor,
+} from '@storefront/testing';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import request from 'supertest';
@@ -298,6 +306,46 @@ describe('expiry', () => {
 });
 
 describe('the outbox', () => {
+  it('marks an order event published only once a replica holds its jobs (a failover cannot lose them)', async () => {
+    const primary = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
+    const replica = await startRedisServer({ config: ['maxmemory-policy noeviction', `replicaof 127.0.0.1 ${primary.port}`] });
+    const stub = await startCatalogStub(primary.url);
+    try {
+      await waitFor(async () => (await infoFields(replica.port, 'replication')).master_link_status === 'up', {
+        description: 'replica in sync',
+      });
+      const replicated = await orderService({ REDIS_URL: primary.url });
+      const unpublished = async (orderId: string) =>
+        Number(
+          (
+            await replicated.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND event @> $1', [
+              JSON.stringify({ type: 'order.placed', data: { orderId } }),
+            ])
+          ).rows[0].n,
+        );
+      const failedAttempts = async () =>
+        Number(
+          /outbox_relayed_total\{outcome="failed"[^}]*\} (\d+)/.exec(await replicated.host.metrics.registry.metrics())?.[1] ?? 0,
+        );
+      // The replica cannot take writes: the jobs sit on the primary alone.
+      process.kill(replica.pid, 'SIGSTOP');
+      const result = await replicated.orders.place({ customerId: 'c-replica', items: [{ productId: 'sku-r', quantity: 1 }] });
+      if (result.outcome !== 'placed') throw new Error(`not placed: ${result.outcome}`);
+      const jobKey = `${BULLMQ_PREFIX}:${queues.orderExpiry}:${jobIds.orderExpiry(result.order.id)}`;
+      await waitFor(async () => (await failedAttempts()) >= 1, { description: 'a relay attempt refused for want of a replica' });
+      expect(await adminCommand(primary.port, 'EXISTS', jobKey)).toBe(1);
+      expect(await unpublished(result.order.id)).toBe(1);
+      // The replica catches up: now the row is marked published, and the replica has the job.
+      process.kill(replica.pid, 'SIGCONT');
+      await waitFor(async () => (await unpublished(result.order.id)) === 0, { timeoutMs: 15_000, description: 'published' });
+      expect(await adminCommand(replica.port, 'EXISTS', jobKey)).toBe(1);
+    } finally {
+      process.kill(replica.pid, 'SIGCONT');
+      await stub.stop();
+      await Promise.all([primary.stop(), replica.stop()]);
+    }
+  });
+
   it('relays orders acknowledged while Redis is unreachable exactly once after it returns, and pauses meanwhile', async () => {
     // Count order.placed on pub/sub: unlike BullMQ job ids, nothing deduplicates these.
     const watcher = createRedis({ url: redis.url }, { role: 'subscriber' });

@@ -18,7 +18,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT
  */
 export const isRedisUnavailable = (error: unknown): boolean => {
   if (!(error instanceof Error)) return false;
-  if (error.name === 'MaxRetriesPerRequestError' || error.name === 'ClusterAllFailedError') return true;
+  if (['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'NotReplicatedError'].includes(error.name)) return true;
   if (NETWORK_CODES.has((error as NodeJS.ErrnoException).code ?? '')) return true;
   if (CLIENT_MESSAGES.some((m) => error.message.startsWith(m))) return true;
   return SERVER_PREFIXES.some((p) => error.message.startsWith(`${p} `) || error.message === p);

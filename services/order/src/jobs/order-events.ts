@@ -25,6 +25,8 @@ export const orderEventHandler =
     events: EventBus<StorefrontEvent>;
     catalog: Pick<CatalogClient, 'release'>;
     paymentTimeoutMs: number;
+    /** Resolves once a replica holds the jobs added (rejects if none did in time: the row stays pending). */
+    replicated: () => Promise<void>;
   }) =>
   async (event: StorefrontEvent): Promise<void> => {
     if (
@@ -58,5 +60,7 @@ export const orderEventHandler =
       ...NOTIFICATION_JOB_OPTIONS,
       jobId: jobIds.notification(event.id, customerId),
     });
+    // Before the relay marks the row published: a failover must not be able to lose these jobs.
+    await deps.replicated();
     await deps.events.publish(event);
   };
