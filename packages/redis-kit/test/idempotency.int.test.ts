@@ -1,4 +1,5 @@
 import { startRedisServer, waitFor } from '@storefront/testing';
+import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
@@ -109,5 +110,25 @@ describe('IdempotencyStore', () => {
       redis.disconnect();
       await server.stop();
     }
+  });
+
+  it('writes a claim with the short claim TTL and extends it once it is its own', async () => {
+    const redis = connect();
+    const store = new IdempotencyStore(redis, { inFlightTtlMs: 30_000, claimTtlMs: 300 });
+    const k = key();
+    // What reaches the server: a claim that lands late and is never extended lives 300 ms.
+    const monitor = await (connect() as Redis).monitor();
+    const sent: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[1] === k) sent.push(args.join(' '));
+    });
+    let release!: () => void;
+    const running = store.execute(k, 'fp', () => new Promise((r) => (release = () => r({ status: 201, body: 'ok' }))));
+    await waitFor(async () => (await redis.pttl(k)) > 10_000, { description: 'the live claim extended' });
+    release();
+    expect((await running).response.body).toBe('ok');
+    await waitFor(() => sent.some((c) => c.startsWith('set ') || c.startsWith('SET ')), { description: 'the claim seen' });
+    monitor.disconnect();
+    expect(sent.find((c) => /^set /i.test(c))).toMatch(/ PX 300 NX GET$/i);
   });
 });

@@ -21,6 +21,8 @@ export interface Consistency {
   notificationErrors: number;
   /** Unpaid orders still `reserved` (0 once every payment deadline has passed). */
   unexpired: number;
+  /** The first few violations, described (for reading a failure). */
+  examples: string[];
 }
 
 /** The databases the checks read, as the stack's test databases give them. */
@@ -88,6 +90,10 @@ export const checkConsistency = async (
   const orphanReservations =
     [...held].filter((id) => !liveIds.has(id)).length + [...liveIds].filter((id) => !held.has(id)).length;
 
+  const examples: string[] = [];
+  const note = (text: string) => {
+    if (examples.length < 5) examples.push(text);
+  };
   const counts = new Map(notifications.map((n) => [`${n.order_id}/${n.kind}`, Number(n.n)]));
   let notificationErrors = 0;
   for (const o of orders) {
@@ -96,10 +102,21 @@ export const checkConsistency = async (
       ...(o.status === 'expired' ? ['order.expired'] : []),
       ...(o.status === 'paid' ? ['order.paid'] : []),
     ];
-    for (const kind of expected) if (counts.get(`${o.id}/${kind}`) !== 1) notificationErrors++;
+    for (const kind of expected) {
+      const n = counts.get(`${o.id}/${kind}`) ?? 0;
+      if (n !== 1) {
+        notificationErrors++;
+        note(`order ${o.id} (${o.status}): ${n} × ${kind} notification`);
+      }
+    }
   }
   // A notification for an order the order service does not have is wrong too.
-  for (const n of notifications) if (!byId.has(n.order_id)) notificationErrors++;
+  for (const n of notifications) {
+    if (!byId.has(n.order_id)) {
+      notificationErrors++;
+      note(`notification ${n.kind} for unknown order ${n.order_id}`);
+    }
+  }
 
   return {
     acknowledged: acknowledged.length,
@@ -111,6 +128,7 @@ export const checkConsistency = async (
     openIntents: Number(intents[0]?.n ?? 0),
     notificationErrors,
     unexpired: orders.filter((o) => o.status === 'reserved').length,
+    examples,
   };
 };
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
-import { releaseScript } from '../lock/lock-scripts.js';
+import { extendScript, releaseScript } from '../lock/lock-scripts.js';
 import { defineScript } from '../scripts/define-script.js';
 import { idempotencyMetrics } from './idempotency-metrics.js';
 
@@ -20,6 +20,12 @@ export interface IdempotencyOptions {
   ttlMs?: number;
   /** How long a claim lives while the first request runs; must exceed the request timeout. Default 30 000 ms. */
   inFlightTtlMs?: number;
+  /**
+   * A claim is written with this short TTL and extended to `inFlightTtlMs` once its owner
+   * saw that it got it, so a claim that lands late (its owner already gave up) blocks the
+   * key for this long at most. Default 2 000 ms (capped at `inFlightTtlMs`).
+   */
+  claimTtlMs?: number;
   /** A repeat that finds the original still running waits this long for its response before 409. Default 0. */
   waitMs?: number;
   /** Where metrics go. Default: none. */
@@ -68,14 +74,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * frozen, failing over or reconnecting) may still have landed: ioredis keeps the command
  * queued, and the server runs it late. No work ran for it, so it is abandoned — removed
  * in the background, compare-and-delete on its own token, retried until Redis answers or
- * the claim would have expired anyway. Without that a retry with the key would wait for a
- * request that never ran and answer 409 for the whole in-flight TTL (test: idempotency ›
- * "abandons a claim that landed after its SET timed out").
+ * the claim would have expired anyway. And a claim is written with a short TTL
+ * (`claimTtlMs`) that its owner extends once it knows it got it, so even a late claim the
+ * removal missed (ioredis re-sends unanswered commands after a reconnect, on its own
+ * schedule) blocks the key for seconds, not for the in-flight TTL. Without both, a retry
+ * with the key would wait for a request that never ran and answer 409 for up to the whole
+ * in-flight TTL (tests: idempotency › "abandons a claim that landed after its SET timed
+ * out…", "writes a claim with the short claim TTL…").
  */
 export class IdempotencyStore {
   readonly #redis: RedisClient;
   readonly #ttlMs: number;
   readonly #inFlightTtlMs: number;
+  readonly #claimTtlMs: number;
   readonly #waitMs: number;
   readonly #metrics: ReturnType<typeof idempotencyMetrics>;
 
@@ -83,6 +94,7 @@ export class IdempotencyStore {
     this.#redis = redis;
     this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
     this.#inFlightTtlMs = options.inFlightTtlMs ?? 30_000;
+    this.#claimTtlMs = Math.min(options.claimTtlMs ?? 2_000, this.#inFlightTtlMs);
     this.#waitMs = options.waitMs ?? 0;
     this.#metrics = idempotencyMetrics(options.registry);
   }
@@ -101,7 +113,11 @@ export class IdempotencyStore {
     for (;;) {
       let previous: string | null;
       try {
-        previous = await this.#redis.set(key, pending, 'PX', this.#inFlightTtlMs, 'NX', 'GET');
+        previous = await this.#redis.set(key, pending, 'PX', this.#claimTtlMs, 'NX', 'GET');
+        // Ours: give it the whole in-flight TTL before the work starts.
+        if (previous === null && this.#claimTtlMs < this.#inFlightTtlMs) {
+          await extendScript(this.#redis)(key, pending, this.#inFlightTtlMs);
+        }
       } catch (error) {
         this.#abandon(key, pending);
         throw error;
