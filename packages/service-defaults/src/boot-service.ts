@@ -25,7 +25,9 @@ const fail = (service: string, message: string): never => {
 /**
  * The body of every service's `main.ts`: validate config (a bad value exits 1 with one
  * line naming it), host the service ({@link ServiceHost}), compose it, listen, join the
- * registry, and run the shutdown phases on SIGTERM / SIGINT.
+ * registry, and run the shutdown phases on SIGTERM / SIGINT — or, exiting 1, when the
+ * process is marked unrecoverable (`Health.markUnrecoverable`, e.g. a worker that stalls
+ * again after an in-process restart).
  */
 export const bootService = async <C extends ServiceConfig>({ service, loadConfig, compose }: BootOptions<C>): Promise<void> => {
   let config: C;
@@ -36,6 +38,12 @@ export const bootService = async <C extends ServiceConfig>({ service, loadConfig
   }
   const host = new ServiceHost({ service, config });
   exitOnSignals(host.shutdown, host.logger, config.SHUTDOWN_TIMEOUT_MS);
+  // Liveness already answers 503; exiting as well lets a plain restart policy (compose's
+  // `restart: unless-stopped`, which ignores health) bring up a fresh process.
+  host.health.onUnrecoverable((reason) => {
+    host.logger.error({ reason }, 'cannot recover by itself; shutting down to be restarted');
+    void host.close().finally(() => process.exit(1));
+  });
   try {
     const { app } = await compose(host);
     const listening = await listen(app, config.PORT, config.HOST);

@@ -126,11 +126,14 @@ describe('ServiceHost worker watchdog', () => {
     const host = stallHost();
     const name = `wd-dead-${Math.random().toString(36).slice(2, 8)}`;
     host.worker(name, () => new Promise(() => {}), { concurrency: 1 });
+    const told: string[] = [];
+    host.health.onUnrecoverable((reason) => told.push(reason));
     try {
       const queue = host.queue(name);
       for (let n = 1; n <= 3; n++) await queue.add('job', { n });
       await waitFor(() => host.health.unrecoverable !== undefined, { timeoutMs: 10_000, description: 'liveness to fail' });
       expect(host.health.unrecoverable).toMatch(/stalled again after a restart/);
+      expect(told).toEqual([host.health.unrecoverable]);
     } finally {
       await host.close();
     }

@@ -7,6 +7,7 @@ export type HealthCheck = () => Promise<unknown>;
 export class Health {
   #draining = false;
   #unrecoverable: string | undefined;
+  readonly #onUnrecoverable: ((reason: string) => void)[] = [];
   readonly #checks = new Map<string, HealthCheck>();
 
   /** Register a named readiness check (e.g. `redis`, `database`, `registry`). */
@@ -29,7 +30,14 @@ export class Health {
    * restarts it. Not for a dependency that is down — a restart would not bring it back.
    */
   markUnrecoverable(reason: string): void {
-    this.#unrecoverable ??= reason;
+    if (this.#unrecoverable !== undefined) return;
+    this.#unrecoverable = reason;
+    for (const listener of this.#onUnrecoverable) listener(reason);
+  }
+
+  /** Be told once the process is marked unrecoverable (`bootService` shuts it down and exits 1). */
+  onUnrecoverable(listener: (reason: string) => void): void {
+    this.#onUnrecoverable.push(listener);
   }
 
   /** Why the process cannot recover by itself, if it cannot. */

@@ -132,6 +132,11 @@ describe('createServiceApp', () => {
     health.startDraining();
     expect((await request(app).get('/health/ready')).status).toBe(503);
     expect((await request(app).get('/health/live')).status).toBe(200);
+    // Live until the process says it cannot recover by itself.
+    health.markUnrecoverable('worker notifications stalled again after a restart');
+    const dead = await request(app).get('/health/live');
+    expect(dead.status).toBe(503);
+    expect(dead.body).toEqual({ status: 'unrecoverable', reason: 'worker notifications stalled again after a restart' });
   });
 
   it('exports the HTTP histogram by route template on /metrics', async () => {
