@@ -154,18 +154,32 @@ export class IdempotencyStore {
     return response;
   }
 
-  /** Remove our claim in the background, retrying (200 ms doubling to 2 s) until Redis answers or the claim expires. */
+  /**
+   * Remove our claim in the background: retried (200 ms doubling to 2 s) while Redis cannot
+   * answer, and checked twice more after it answered that the claim is not there — ioredis
+   * re-sends commands that were unanswered when a connection dropped at its next ready, so
+   * the claim (or its extension) can land after a first look found nothing. Gives up at the
+   * in-flight TTL, when the claim would be gone anyway.
+   */
   #abandon(key: string, pending: string): void {
     const giveUpAt = Date.now() + this.#inFlightTtlMs;
-    const attempt = (delayMs: number) => {
+    const attempt = (delayMs: number, looksLeft: number) => {
       setTimeout(async () => {
+        let next = Math.min(2 * delayMs, 2_000);
         try {
-          if ((await releaseScript(this.#redis)(key, pending)) === 1) this.#metrics?.idempotency.inc({ outcome: 'abandoned' });
+          if ((await releaseScript(this.#redis)(key, pending)) === 1) {
+            this.#metrics?.idempotency.inc({ outcome: 'abandoned' });
+            return;
+          }
+          if (looksLeft <= 0) return;
+          looksLeft--;
+          next = 1_000;
         } catch {
-          if (Date.now() + delayMs < giveUpAt) attempt(Math.min(2 * delayMs, 2_000));
+          // Redis cannot answer yet: try again
         }
+        if (Date.now() + next < giveUpAt) attempt(next, looksLeft);
       }, delayMs).unref();
     };
-    attempt(200);
+    attempt(200, 2);
   }
 }
