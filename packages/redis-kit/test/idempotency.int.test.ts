@@ -131,4 +131,36 @@ describe('IdempotencyStore', () => {
     monitor.disconnect();
     expect(sent.find((c) => /^set /i.test(c))).toMatch(/ PX 300 NX GET$/i);
   });
+
+  it('returns a response it could not store when the work replays itself, leaving the key free; otherwise throws', async () => {
+    const server = await startRedisServer();
+    const redis = createRedis({ url: server.url }, { commandTimeoutMs: 300 });
+    redis.on('error', () => {});
+    const registry = new Registry();
+    const [durable, plain] = [true, false].map(
+      (workIsIdempotent) => new IdempotencyStore(redis, { inFlightTtlMs: 30_000, workIsIdempotent, registry }),
+    );
+    const [k1, k2] = [key(), key()];
+    // The work succeeds, and Redis freezes before the response is stored.
+    const freezeThen = (body: string) => async () => {
+      process.kill(server.pid, 'SIGSTOP');
+      return { status: 201, body };
+    };
+    try {
+      await redis.ping();
+      expect((await durable!.execute(k1, 'fp', freezeThen('placed'))).response.body).toBe('placed');
+      process.kill(server.pid, 'SIGCONT');
+      // The key is not left pending: the late completion landed (a replay) or the claim was
+      // abandoned (the work runs and replays its own record) — either way no 409 for the TTL.
+      const retry = await durable!.execute(k1, 'fp', async () => ({ status: 201, body: 'placed (replayed by the work)' }));
+      expect(String(retry.response.body)).toMatch(/^placed/);
+      expect(await redis.get(k1)).toMatch(/"state":"done"/);
+      // Without the option the failure is the caller's (503): the work may not have its own record.
+      await expect(plain!.execute(k2, 'fp', freezeThen('placed'))).rejects.toThrow(/timed out/);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      redis.disconnect();
+      await server.stop();
+    }
+  });
 });

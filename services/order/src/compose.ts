@@ -38,7 +38,13 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
   // An intent older than any live placement can be (worst case + margin) is a dead one.
   const abandonedAfterMs = placeWorstCaseMs(config) + DATABASE_BUDGET_MS;
   host.sweeper('order-intents', config.ORDER_SWEEP_INTERVAL, () => orders.releaseAbandoned(abandonedAfterMs));
-  const idempotency = new IdempotencyStore(redis, { waitMs: 1_000, inFlightTtlMs: config.IDEMPOTENCY_IN_FLIGHT_TTL, registry });
+  // Placing keeps the key with the order in Postgres and replays from there: see IdempotencyStore workIsIdempotent.
+  const idempotency = new IdempotencyStore(redis, {
+    waitMs: 1_000,
+    inFlightTtlMs: config.IDEMPOTENCY_IN_FLIGHT_TTL,
+    workIsIdempotent: true,
+    registry,
+  });
   const limiter = new RateLimiter(redis, {
     name: 'orders',
     points: config.ORDER_RATE_LIMIT_PER_MINUTE,

@@ -310,26 +310,30 @@ describe('the outbox', () => {
     const primary = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
     const replica = await startRedisServer({ config: ['maxmemory-policy noeviction', `replicaof 127.0.0.1 ${primary.port}`] });
     const stub = await startCatalogStub(primary.url);
+    // Its own database: the other instances in this file relay the shared one's outbox to their Redis.
+    const ownDb = await createTestDatabase(inject('postgresUrl'), 'order');
+    let replicated: Awaited<ReturnType<typeof orderService>> | undefined;
     try {
       await waitFor(async () => (await infoFields(replica.port, 'replication')).master_link_status === 'up', {
         description: 'replica in sync',
       });
-      const replicated = await orderService({ REDIS_URL: primary.url });
+      const isolated = await orderService({ REDIS_URL: primary.url, DATABASE_URL: ownDb.url });
+      replicated = isolated;
       const unpublished = async (orderId: string) =>
         Number(
           (
-            await replicated.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND event @> $1', [
+            await isolated.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND event @> $1', [
               JSON.stringify({ type: 'order.placed', data: { orderId } }),
             ])
           ).rows[0].n,
         );
       const failedAttempts = async () =>
         Number(
-          /outbox_relayed_total\{outcome="failed"[^}]*\} (\d+)/.exec(await replicated.host.metrics.registry.metrics())?.[1] ?? 0,
+          /outbox_relayed_total\{outcome="failed"[^}]*\} (\d+)/.exec(await isolated.host.metrics.registry.metrics())?.[1] ?? 0,
         );
       // The replica cannot take writes: the jobs sit on the primary alone.
       process.kill(replica.pid, 'SIGSTOP');
-      const result = await replicated.orders.place({ customerId: 'c-replica', items: [{ productId: 'sku-r', quantity: 1 }] });
+      const result = await isolated.orders.place({ customerId: 'c-replica', items: [{ productId: 'sku-r', quantity: 1 }] });
       if (result.outcome !== 'placed') throw new Error(`not placed: ${result.outcome}`);
       const jobKey = `${BULLMQ_PREFIX}:${queues.orderExpiry}:${jobIds.orderExpiry(result.order.id)}`;
       await waitFor(async () => (await failedAttempts()) >= 1, { description: 'a relay attempt refused for want of a replica' });
@@ -341,8 +345,13 @@ describe('the outbox', () => {
       expect(await adminCommand(replica.port, 'EXISTS', jobKey)).toBe(1);
     } finally {
       process.kill(replica.pid, 'SIGCONT');
+      if (replicated) {
+        hosts.splice(hosts.indexOf(replicated.host), 1);
+        await replicated.host.close();
+      }
       await stub.stop();
       await Promise.all([primary.stop(), replica.stop()]);
+      await ownDb.drop();
     }
   });
 

@@ -4,6 +4,9 @@ import type { Attempt, OrderRequest } from './load.js';
 /** What one fault did to the shop, as the chaos table prints it. */
 export interface FaultFigures {
   fault: string;
+  /** When the fault started and ended (epoch ms). */
+  from: number;
+  to: number;
   /** Attempts sent while the fault lasted. */
   attempts: number;
   /** Of those, the share answered with a success, a final 4xx, or 503 + Retry-After within 1 s of the fault. */
@@ -53,6 +56,8 @@ export const faultFigures = (
   const firstSuccess = after.find((a) => a.status === 201);
   return {
     fault,
+    from,
+    to,
     attempts: during.length,
     fastHonest: during.length ? during.filter((a) => isFastHonest(a, to)).length / during.length : 1,
     errors5xx: during.filter((a) => typeof a.status === 'number' && a.status >= 500 && a.status !== 503).length,

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adminCommand, infoFields, type SentinelTopology, waitFor } from '@storefront/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../stack.js';
 import { CHAOS_ENV, ChaosRun } from './chaos-run.js';
@@ -34,6 +35,30 @@ const dumpRequests = async (run: ChaosRun | undefined, name: string, stack?: Sta
   );
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A fault that freezes a process (SIGSTOP) for `ms`, then lets it go on. */
+const freeze = (pid: () => number, ms: number) => async () => {
+  const from = Date.now();
+  process.kill(pid(), 'SIGSTOP');
+  await sleep(ms);
+  process.kill(pid(), 'SIGCONT');
+  return { from, to: Date.now() };
+};
+
+/** A fault that SIGKILLs a process and, `ms` later, starts its replacement. */
+const kill = (stop: () => Promise<unknown>, ms: number, restart: () => Promise<unknown>) => async () => {
+  const from = Date.now();
+  await stop();
+  await sleep(ms);
+  await restart();
+  return { from, to: Date.now() };
+};
+
+/** The share of attempts sent in [from, to] that placed their order. */
+const placedShare = (run: ChaosRun, from: number, to: number) => {
+  const sent = run.requests.flatMap((r) => r.attempts).filter((a) => a.at >= from && a.at <= to);
+  return sent.length ? sent.filter((a) => a.status === 201).length / sent.length : 0;
+};
 const expectNothingWrong = (row: FaultFigures) => {
   const c = row.consistency!;
   expect({ ...c, acknowledged: undefined, examples: undefined }, c.examples.join('; ')).toEqual({
@@ -77,13 +102,10 @@ describe('chaos on a standalone Redis (AOF on)', () => {
   }, 120_000);
 
   it('Redis frozen (SIGSTOP) 8 s: 503 + Retry-After in < 1 s, then everything back', async () => {
-    const row = await run.fault('Redis frozen 8 s', async () => {
-      const from = Date.now();
-      process.kill(stack.redisServer.pid, 'SIGSTOP');
-      await sleep(8000);
-      process.kill(stack.redisServer.pid, 'SIGCONT');
-      return { from, to: Date.now() };
-    });
+    const row = await run.fault(
+      'Redis frozen 8 s',
+      freeze(() => stack.redisServer.pid, 8000),
+    );
     expect(row.fastHonest).toBeGreaterThanOrEqual(0.99);
     expect(row.errors5xx).toBe(0);
     expect(row.backMs).toBeLessThanOrEqual(10_000);
@@ -91,13 +113,14 @@ describe('chaos on a standalone Redis (AOF on)', () => {
   }, 180_000);
 
   it('Redis killed, down 8 s, restarted from its AOF: 503 + Retry-After in < 1 s, then everything back', async () => {
-    const row = await run.fault('Redis down 8 s (AOF restart)', async () => {
-      const from = Date.now();
-      process.kill(stack.redisServer.pid, 'SIGKILL');
-      await sleep(8000);
-      await stack.restartRedis();
-      return { from, to: Date.now() };
-    });
+    const row = await run.fault(
+      'Redis down 8 s (AOF restart)',
+      kill(
+        async () => process.kill(stack.redisServer.pid, 'SIGKILL'),
+        8000,
+        () => stack.restartRedis(),
+      ),
+    );
     expect(row.fastHonest).toBeGreaterThanOrEqual(0.99);
     expect(row.errors5xx).toBe(0);
     expect(row.backMs).toBeLessThanOrEqual(10_000);
@@ -129,39 +152,40 @@ describe('chaos on a standalone Redis (AOF on)', () => {
   }, 180_000);
 
   it('an order instance SIGKILLed under load: nothing lost, nothing doubled, its half-done placements undone', async () => {
-    const row = await run.fault('order instance SIGKILL', async () => {
-      const from = Date.now();
-      await stack.order[0]!.stop('SIGKILL');
-      await sleep(2000);
-      await stack.restartInstance('order', 0);
-      return { from, to: Date.now() };
-    });
+    const row = await run.fault(
+      'order instance SIGKILL',
+      kill(
+        () => stack.order[0]!.stop('SIGKILL'),
+        2000,
+        () => stack.restartInstance('order', 0),
+      ),
+    );
     expect(row.errors5xx).toBe(0);
     expectNothingWrong(row);
   }, 180_000);
 
-  it('a catalog instance SIGSTOPped 8 s mid-load (holding stock locks): the other catalog keeps selling; its late writes are refused', async () => {
-    const row = await run.fault('catalog instance SIGSTOP 8 s', async () => {
-      const from = Date.now();
-      process.kill(stack.catalog[0]!.pid, 'SIGSTOP');
-      await sleep(8000);
-      process.kill(stack.catalog[0]!.pid, 'SIGCONT');
-      return { from, to: Date.now() };
-    });
-    const during = run.requests.flatMap((r) => r.attempts).filter((a) => a.at >= row.firstSuccessMs! && a.status === 201);
-    expect(during.length).toBeGreaterThan(0);
+  it('a catalog instance SIGSTOPped 8 s mid-load: the other catalog keeps selling (≥ 50 % placed), and stock stays exact', async () => {
+    const row = await run.fault(
+      'catalog instance SIGSTOP 8 s',
+      freeze(() => stack.catalog[0]!.pid, 8000),
+    );
+    // Before the fix 4 of 200 orders got through while one catalog was paused.
+    const share = placedShare(run, row.from, row.to);
+    row.notes = `${(100 * share).toFixed(0)}% of attempts placed their order during the pause`;
+    expect(share).toBeGreaterThanOrEqual(0.5);
     expect(row.errors5xx).toBe(0);
     expectNothingWrong(row);
   }, 180_000);
 
   it('the notifier SIGKILLed mid-queue and restarted: every notification exactly once', async () => {
-    const row = await run.fault('notifier SIGKILL', async () => {
-      const from = Date.now();
-      await stack.notifier.stop('SIGKILL');
-      await sleep(2000);
-      await stack.restartNotifier();
-      return { from, to: Date.now() };
-    });
+    const row = await run.fault(
+      'notifier SIGKILL',
+      kill(
+        () => stack.notifier.stop('SIGKILL'),
+        2000,
+        () => stack.restartNotifier(),
+      ),
+    );
     expect(row.errors5xx).toBe(0);
     expectNothingWrong(row);
   }, 180_000);
@@ -204,14 +228,23 @@ describe('chaos on Sentinel (primary, replica, 3 Sentinels)', () => {
   }
 });
 
-import { infoFields, type SentinelTopology, waitFor } from '@storefront/testing';
-
+/**
+ * Every Sentinel names a new primary. Only then does the test bring the dead node back:
+ * a node restarted while some Sentinel still names it comes up as a primary of its own
+ * (empty) and clients asking that Sentinel write to it until it is turned into a replica
+ * — writes that are then lost (see docs/operations.md, "Sentinel").
+ */
 const waitForFailover = (topology: SentinelTopology, oldPort: number) =>
-  waitFor(async () => (await topology.currentPrimaryPort()) !== oldPort, {
-    timeoutMs: 30_000,
-    intervalMs: 50,
-    description: 'Sentinel to promote the replica',
-  });
+  waitFor(
+    async () => {
+      for (const s of topology.sentinels) {
+        const addr = (await adminCommand(s.port, 'SENTINEL', 'get-master-addr-by-name', topology.masterName)) as string[];
+        if (Number(addr[1]) === oldPort) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 50, description: 'every Sentinel to name the promoted replica' },
+  );
 
 /** The new primary has a replica in sync again and every Sentinel knows it (so the next failover can happen). */
 const waitForReplica = async (topology: SentinelTopology) => {

@@ -28,6 +28,15 @@ export interface IdempotencyOptions {
   claimTtlMs?: number;
   /** A repeat that finds the original still running waits this long for its response before 409. Default 0. */
   waitMs?: number;
+  /**
+   * The work keeps its own durable record per key and replays it when run again (as order
+   * does: the key is stored with the order in Postgres). Then a response that could not be
+   * stored because Redis stopped answering is still returned, and its claim abandoned, so a
+   * retry reaches that record at once instead of waiting out the in-flight TTL. Without it
+   * (default `false`), that failure is thrown and the claim left to expire, so the work
+   * cannot run twice while the claim lives.
+   */
+  workIsIdempotent?: boolean;
   /** Where metrics go. Default: none. */
   registry?: Registry;
 }
@@ -87,6 +96,7 @@ export class IdempotencyStore {
   readonly #ttlMs: number;
   readonly #inFlightTtlMs: number;
   readonly #claimTtlMs: number;
+  readonly #workIsIdempotent: boolean;
   readonly #waitMs: number;
   readonly #metrics: ReturnType<typeof idempotencyMetrics>;
 
@@ -95,6 +105,7 @@ export class IdempotencyStore {
     this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
     this.#inFlightTtlMs = options.inFlightTtlMs ?? 30_000;
     this.#claimTtlMs = Math.min(options.claimTtlMs ?? 2_000, this.#inFlightTtlMs);
+    this.#workIsIdempotent = options.workIsIdempotent ?? false;
     this.#waitMs = options.waitMs ?? 0;
     this.#metrics = idempotencyMetrics(options.registry);
   }
@@ -149,7 +160,13 @@ export class IdempotencyStore {
       throw error;
     }
     const done = JSON.stringify({ state: 'done', fp, response } satisfies Done);
-    await completeScript(this.#redis)(key, pending, done, this.#ttlMs);
+    try {
+      await completeScript(this.#redis)(key, pending, done, this.#ttlMs);
+    } catch (error) {
+      if (!this.#workIsIdempotent) throw error;
+      // The work happened and its own record replays it: answer, and free the key for that replay.
+      this.#abandon(key, pending);
+    }
     this.#metrics?.idempotency.inc({ outcome: 'executed' });
     return response;
   }
