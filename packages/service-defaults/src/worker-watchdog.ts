@@ -84,8 +84,10 @@ export class WorkerWatchdog {
     this.#checking = true;
     try {
       const waiting = await this.options.queue.getWaitingCount().catch(() => undefined);
-      if (waiting === undefined || this.#closed) return;
-      if (waiting === 0) return this.#progressed();
+      if (this.#closed) return;
+      // Nothing waiting, or Redis cannot be asked (no worker can progress then; the clock
+      // restarts so an outage longer than stallMs does not count against the worker).
+      if (waiting === undefined || waiting === 0) return this.#progressed();
       if (Date.now() - this.#lastProgressAt < this.options.stallMs && this.#worker.isRunning()) return;
       // First sight of a stall: not ready. Still stalled at the next check: act.
       if (this.#stalledSince === undefined) {
