@@ -6,7 +6,7 @@ import { Counter, type Registry } from 'prom-client';
 const watchdogMetrics = perRegistry((registers) => ({
   restarts: new Counter({
     name: 'worker_restarted_total',
-    help: 'BullMQ workers restarted in-process because they stopped starting jobs while jobs were waiting',
+    help: 'BullMQ workers restarted in-process because they stopped finishing jobs while jobs were waiting',
     labelNames: ['queue'] as const,
     registers,
   }),

@@ -80,7 +80,7 @@ describe('ServiceHost worker watchdog', () => {
       logger: pino({ level: 'silent' }),
     });
 
-  it('fails readiness for a worker that stopped starting jobs, restarts it, and the jobs get done', async () => {
+  it('fails readiness for a worker that stopped finishing jobs, restarts it, and the jobs get done', async () => {
     const host = stallHost();
     const name = `wd-stall-${Math.random().toString(36).slice(2, 8)}`;
     const done: number[] = [];
