@@ -73,7 +73,7 @@ export class WorkerWatchdog {
   readiness = async (): Promise<void> => {
     if (this.#stalledSince !== undefined) {
       throw new Error(
-        `worker stalled: jobs waiting, none started for ${Math.round((Date.now() - this.#stalledSince + this.options.stallMs) / 1000)} s`,
+        `worker stalled: jobs waiting, none finished for ${Math.round((Date.now() - this.#stalledSince + this.options.stallMs) / 1000)} s`,
       );
     }
   };
