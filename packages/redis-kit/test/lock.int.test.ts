@@ -148,6 +148,33 @@ describe('RedisLock', () => {
     }
   });
 
+  it('keeps releasing in the background a lock whose release Redis dropped, instead of leaving it to its TTL', async () => {
+    let server = await startRedisServer({ config: ['appendonly yes', 'appendfsync always'] });
+    const client = createRedis({ url: server.url }, { commandTimeoutMs: 200 });
+    client.on('error', () => {});
+    let reconnects = 0;
+    client.on('reconnecting', () => reconnects++);
+    try {
+      const lock = new RedisLock(client, { ttlMs: 30_000, acquireTimeoutMs: 200 });
+      await lock.withLocks(['dropped-release'], async () => {
+        // Redis dies while the lock is held: the release in withLocks cannot reach it.
+        process.kill(server.pid, 'SIGKILL');
+      });
+      // ioredis drops the queued release after its retries (MaxRetriesPerRequest)…
+      await waitFor(() => reconnects >= 4, { description: 'the queued release dropped' });
+      // …and Redis comes back from its AOF with the lock still there, 30 s left on it.
+      server = await server.restart();
+      await waitFor(async () => (await client.exists('dropped-release').catch(() => 1)) === 0, {
+        timeoutMs: 5_000,
+        description: 'the lock released in the background',
+      });
+      expect((await lock.acquire('dropped-release')).fence).toBeGreaterThan(0);
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
   it('records wait, contention and lost leases', async () => {
     const registry = new Registry();
     const key = ns();

@@ -124,7 +124,13 @@ export class RedisLock {
       for (const key of sorted) leases.set(key, await this.acquire(key));
       return await work(leases);
     } finally {
-      await Promise.allSettled([...leases.values()].map((lease) => lease.release()));
+      const held = [...leases.values()];
+      const released = await Promise.allSettled(held.map((lease) => lease.release()));
+      // A release Redis could not answer (down, frozen, failing over) leaves the key locked
+      // until its TTL, blocking everyone else: keep trying in the background meanwhile.
+      released.forEach((r, i) => {
+        if (r.status === 'rejected') this.#releaseLater(held[i]!);
+      });
     }
   }
 
@@ -174,6 +180,19 @@ export class RedisLock {
       const timer = setTimeout(wake, ms);
       set.add(wake);
     });
+  }
+
+  /** Retry `lease.release()` (100 ms doubling to 1 s) until it answers or the lease's TTL has passed. */
+  #releaseLater(lease: Lease): void {
+    const giveUpAt = performance.now() + this.#ttlMs;
+    const attempt = (delayMs: number) => {
+      setTimeout(() => {
+        lease.release().catch(() => {
+          if (performance.now() + delayMs < giveUpAt) attempt(Math.min(2 * delayMs, 1_000));
+        });
+      }, delayMs).unref();
+    };
+    attempt(100);
   }
 
   #lease(key: string, token: string, fence: number): Lease {
