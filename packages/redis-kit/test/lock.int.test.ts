@@ -175,6 +175,31 @@ describe('RedisLock', () => {
     }
   });
 
+  it('removes an acquisition that landed after it timed out, so the key is not held for a TTL by nobody', async () => {
+    const server = await startRedisServer();
+    const client = createRedis({ url: server.url }, { commandTimeoutMs: 200 });
+    client.on('error', () => {});
+    try {
+      const lock = new RedisLock(client, { ttlMs: 30_000, acquireTimeoutMs: 300 });
+      await client.ping();
+      process.kill(server.pid, 'SIGSTOP');
+      await expect(lock.acquire('late-acquire')).rejects.toThrow(/timed out/);
+      // The server thaws and runs the queued acquisition: a lock nobody holds, for 30 s…
+      process.kill(server.pid, 'SIGCONT');
+      // …removed in the background, so the next caller gets it at once.
+      await waitFor(async () => (await client.exists('late-acquire')) === 0, {
+        timeoutMs: 3_000,
+        description: 'the late acquisition removed',
+      });
+      const lease = await lock.acquire('late-acquire');
+      expect(await lease.release()).toBe(true);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
   it('records wait, contention and lost leases', async () => {
     const registry = new Registry();
     const key = ns();

@@ -94,7 +94,15 @@ export class RedisLock {
     const acquire = acquireScript(this.#redis);
     for (let attempt = 0; ; attempt++) {
       const token = randomBytes(16).toString('hex');
-      const result = await acquire(key, this.#fenceKey(key), token, this.#ttlMs);
+      let result: number;
+      try {
+        result = await acquire(key, this.#fenceKey(key), token, this.#ttlMs);
+      } catch (error) {
+        // Redis did not answer; the acquisition may still run late (queued, or re-sent after a
+        // reconnect) and hold the key for a TTL with nobody behind it. Remove it by its token.
+        this.#abandon(key, token);
+        throw error;
+      }
       if (result > 0) {
         this.#metrics?.lockWait.observe({ outcome: 'acquired' }, (performance.now() - started) / 1000);
         return this.#lease(key, token, result);
@@ -180,6 +188,30 @@ export class RedisLock {
       const timer = setTimeout(wake, ms);
       set.add(wake);
     });
+  }
+
+  /**
+   * Compare-and-delete `key` held with `token`, in the background: retried (100 ms doubling
+   * to 1 s) while Redis cannot answer, then looked at twice more (ioredis re-sends unanswered
+   * commands at its next ready, so a late acquisition can land after a first look), until
+   * the TTL it could have been taken with has passed.
+   */
+  #abandon(key: string, token: string): void {
+    const giveUpAt = performance.now() + this.#ttlMs;
+    const attempt = (delayMs: number, looksLeft: number) => {
+      setTimeout(async () => {
+        let next = Math.min(2 * delayMs, 1_000);
+        try {
+          if ((await releaseScript(this.#redis)(key, token)) === 1 || looksLeft <= 0) return;
+          looksLeft--;
+          next = 500;
+        } catch {
+          // not answering yet
+        }
+        if (performance.now() + next < giveUpAt) attempt(next, looksLeft);
+      }, delayMs).unref();
+    };
+    attempt(100, 2);
   }
 
   /** Retry `lease.release()` (100 ms doubling to 1 s) until it answers or the lease's TTL has passed. */
