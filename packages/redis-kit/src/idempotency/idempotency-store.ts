@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { extendScript, releaseScript } from '../lock/lock-scripts.js';
+import { removeWhenAnswered } from '../lock/remove-when-answered.js';
 import { defineScript } from '../scripts/define-script.js';
 import { idempotencyMetrics } from './idempotency-metrics.js';
 
@@ -82,8 +83,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * A claim whose `SET` failed because Redis could not answer (timed out while it was
  * frozen, failing over or reconnecting) may still have landed: ioredis keeps the command
  * queued, and the server runs it late. No work ran for it, so it is abandoned — removed
- * in the background, compare-and-delete on its own token, retried until Redis answers or
- * the claim would have expired anyway. And a claim is written with a short TTL
+ * in the background (`removeWhenAnswered`: compare-and-delete on its own token, retried
+ * until Redis answers or the claim would have expired anyway). And a claim is written with a short TTL
  * (`claimTtlMs`) that its owner extends once it knows it got it, so even a late claim the
  * removal missed (ioredis re-sends unanswered commands after a reconnect, on its own
  * schedule) blocks the key for seconds, not for the in-flight TTL. Without both, a retry
@@ -171,32 +172,11 @@ export class IdempotencyStore {
     return response;
   }
 
-  /**
-   * Remove our claim in the background: retried (200 ms doubling to 2 s) while Redis cannot
-   * answer, and checked twice more after it answered that the claim is not there — ioredis
-   * re-sends commands that were unanswered when a connection dropped at its next ready, so
-   * the claim (or its extension) can land after a first look found nothing. Gives up at the
-   * in-flight TTL, when the claim would be gone anyway.
-   */
+  /** Remove our claim once Redis answers (see `removeWhenAnswered`); it could not have run any work. */
   #abandon(key: string, pending: string): void {
-    const giveUpAt = Date.now() + this.#inFlightTtlMs;
-    const attempt = (delayMs: number, looksLeft: number) => {
-      setTimeout(async () => {
-        let next = Math.min(2 * delayMs, 2_000);
-        try {
-          if ((await releaseScript(this.#redis)(key, pending)) === 1) {
-            this.#metrics?.idempotency.inc({ outcome: 'abandoned' });
-            return;
-          }
-          if (looksLeft <= 0) return;
-          looksLeft--;
-          next = 1_000;
-        } catch {
-          // Redis cannot answer yet: try again
-        }
-        if (Date.now() + next < giveUpAt) attempt(next, looksLeft);
-      }, delayMs).unref();
-    };
-    attempt(200, 2);
+    removeWhenAnswered(this.#redis, key, pending, {
+      withinMs: this.#inFlightTtlMs,
+      onRemoved: () => this.#metrics?.idempotency.inc({ outcome: 'abandoned' }),
+    });
   }
 }

@@ -4,6 +4,7 @@ import type { RedisClient } from '../connections/create-redis.js';
 import { LockLostError, LockTimeoutError } from './errors.js';
 import { lockMetrics } from './lock-metrics.js';
 import { acquireScript, extendScript, raiseFenceScript, releaseAndNotifyScript, releaseScript } from './lock-scripts.js';
+import { removeWhenAnswered } from './remove-when-answered.js';
 
 /** Options for {@link RedisLock}. */
 export interface LockOptions {
@@ -190,28 +191,9 @@ export class RedisLock {
     });
   }
 
-  /**
-   * Compare-and-delete `key` held with `token`, in the background: retried (100 ms doubling
-   * to 1 s) while Redis cannot answer, then looked at twice more (ioredis re-sends unanswered
-   * commands at its next ready, so a late acquisition can land after a first look), until
-   * the TTL it could have been taken with has passed.
-   */
+  /** Remove a lock a timed-out acquisition may still take, once Redis answers (see `removeWhenAnswered`). */
   #abandon(key: string, token: string): void {
-    const giveUpAt = performance.now() + this.#ttlMs;
-    const attempt = (delayMs: number, looksLeft: number) => {
-      setTimeout(async () => {
-        let next = Math.min(2 * delayMs, 1_000);
-        try {
-          if ((await releaseScript(this.#redis)(key, token)) === 1 || looksLeft <= 0) return;
-          looksLeft--;
-          next = 500;
-        } catch {
-          // not answering yet
-        }
-        if (performance.now() + next < giveUpAt) attempt(next, looksLeft);
-      }, delayMs).unref();
-    };
-    attempt(100, 2);
+    removeWhenAnswered(this.#redis, key, token, { withinMs: this.#ttlMs });
   }
 
   /** Retry `lease.release()` (100 ms doubling to 1 s) until it answers or the lease's TTL has passed. */
