@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  createShopCredentials,
   createTestDatabase,
   freePort,
   type PostgresServer,
@@ -11,7 +12,6 @@ import {
 } from '@storefront/testing';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
 /** A result row of the report. */
 export interface Row {
@@ -32,16 +32,32 @@ export const startBenchEnv = async () => {
   const redis: RedisProcess = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
   const postgres: PostgresServer = await startEmbeddedPostgres();
   const processes: ServiceProcess[] = [];
+  const credentials = await createShopCredentials();
+  const adminToken = await credentials.identity.token('bench-admin', { admin: true });
   return {
     redis,
     postgres,
+    /** `authorization` header of the bench's admin. */
+    admin: { authorization: `Bearer ${adminToken}` },
+    /** `count` customers' bearer tokens (orders act for the token's subject). */
+    customerTokens: (count: number) =>
+      Promise.all(Array.from({ length: count }, (_, i) => credentials.identity.token(`bench-c${i}`))),
     database: (label: string) => createTestDatabase(postgres.url, label),
     /** Start a built service on a free port, logging at warn (readiness from /health/live). */
     async service(name: 'catalog' | 'order' | 'notifier', env: Record<string, string>): Promise<ServiceProcess> {
       const port = await freePort();
       const proc = await startServiceProcess({
         entry: `${root}services/${name}/dist/main.js`,
-        env: { PORT: String(port), REDIS_URL: redis.url, ADMIN_TOKEN, LOG_LEVEL: 'warn', REGISTRY_TTL_MS: '3000', ...env },
+        env: {
+          PORT: String(port),
+          REDIS_URL: redis.url,
+          ...credentials.env[name],
+          // The load comes from one address (loopback): the per-address limit would cap the bench.
+          RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '100000000',
+          LOG_LEVEL: 'warn',
+          REGISTRY_TTL_MS: '3000',
+          ...env,
+        },
         readyPath: '/health/ready',
       });
       processes.push(proc);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, stopChild, track, waitFor } from '@storefront/testing';
 import pg from 'pg';
-import { ADMIN_TOKEN, type BenchEnv, type Budget, type Row } from './bench-env.js';
+import type { BenchEnv, Budget, Row } from './bench-env.js';
 import { type LoadResult, load } from './load.js';
 import { median } from './stats.js';
 
@@ -36,7 +36,7 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
   const off = await env.service('catalog', { DATABASE_URL: db.url, CATALOG_CACHE: 'off' });
   const create = await fetch(`${l1.baseUrl}/products`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    headers: { 'content-type': 'application/json', ...env.admin },
     body: JSON.stringify({
       id: 'bench-product',
       name: 'Bench product',
@@ -143,12 +143,14 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   for (const id of products) {
     const seed = await fetch(`${catalogs[0]!.baseUrl}/products`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      headers: { 'content-type': 'application/json', ...env.admin },
       body: JSON.stringify({ id, name: `Bench ${id}`, priceCents: 500, stock }),
     });
     if (seed.status !== 201) throw new Error(`seed: ${seed.status}`);
   }
   const bare = await startBare('{"ok":true}');
+  // Orders act for a token's subject: 500 customers, each request one at random (the ceiling gets the same headers).
+  const tokens = await env.customerTokens(500);
   const rows: Row[] = [];
   for (const [label, productIds] of [
     ['one hot product', ['hot']],
@@ -164,6 +166,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
           durationSeconds: budget.httpSeconds,
           mode: 'orders',
           productIds: ['x'],
+          tokens,
         }),
       );
       const halves = await Promise.all(
@@ -174,6 +177,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
             durationSeconds: budget.httpSeconds,
             mode: 'orders',
             productIds: [...productIds],
+            tokens,
           }),
         ),
       );

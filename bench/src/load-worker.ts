@@ -7,13 +7,15 @@ interface LoadOptions {
   url: string;
   connections: number;
   durationSeconds: number;
-  /** `orders`: POST /orders with a fresh Idempotency-Key and customer per request. */
+  /** `orders`: POST /orders with a fresh Idempotency-Key and a random customer's token per request. */
   mode?: 'get' | 'orders';
   /** Products to order; each request picks one at random. */
   productIds?: string[];
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
+// Customers' tokens come in the environment (a credential never goes on a command line).
+const tokens = (process.env.LOAD_TOKENS ?? '').split(' ').filter(Boolean);
 const result = await autocannon({
   url: options.url,
   connections: options.connections,
@@ -28,9 +30,12 @@ const result = await autocannon({
               const id = randomUUID();
               return {
                 ...req,
-                headers: { 'content-type': 'application/json', 'idempotency-key': `bench-${id}` },
+                headers: {
+                  'content-type': 'application/json',
+                  'idempotency-key': `bench-${id}`,
+                  ...(tokens.length ? { authorization: `Bearer ${tokens[Math.floor(Math.random() * tokens.length)]}` } : {}),
+                },
                 body: JSON.stringify({
-                  customerId: `c-${id.slice(0, 12)}`,
                   items: [
                     { productId: options.productIds?.[Math.floor(Math.random() * options.productIds.length)], quantity: 1 },
                   ],

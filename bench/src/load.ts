@@ -23,11 +23,15 @@ export const load = async (options: {
   durationSeconds: number;
   mode?: 'get' | 'orders';
   productIds?: string[];
+  /** Customers' bearer tokens for `orders` (each request uses one at random); passed in the environment, never on argv. */
+  tokens?: string[];
 }): Promise<LoadResult> => {
   if (!/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(options.url))
     throw new Error(`refusing a non-loopback target: ${options.url}`);
-  const { stdout } = await run(process.execPath, [worker, JSON.stringify(options)], {
+  const { tokens = [], ...rest } = options;
+  const { stdout } = await run(process.execPath, [worker, JSON.stringify(rest)], {
     timeout: (options.durationSeconds + 30) * 1000,
+    env: { ...process.env, LOAD_TOKENS: tokens.join(' ') },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as LoadResult;
 };

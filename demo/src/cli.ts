@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { ServiceHost } from '@storefront/service-defaults';
 import { createLogger, listen, Shutdown } from '@storefront/service-kit';
 import {
   createTestDatabase,
+  createShopCredentials,
   type PostgresServer,
   type RedisProcess,
   randomAclPasswords,
@@ -108,13 +108,24 @@ const main = async () => {
   shutdown.add('database', 'drop databases', () => Promise.all(Object.values(dbs).map((db) => db.drop())));
   shutdown.add('database', 'stop postgres', () => postgres.stop());
 
-  const adminToken = randomBytes(16).toString('hex');
+  // The demo is its own identity provider: one key pair (the private half only in this
+  // process) mints the customers' tokens and an admin's; order signs its calls to catalog.
+  const credentials = await createShopCredentials();
+  const adminToken = await credentials.identity.token('demo-admin', { admin: true, ttlSeconds: 24 * 3600 });
+  const tokens = new Map<string, Promise<string>>();
+  const tokenFor = (customerId: string) => {
+    let token = tokens.get(customerId);
+    if (!token) tokens.set(customerId, (token = credentials.identity.token(customerId)));
+    return token;
+  };
   const supervisor = new Supervisor(
     entry,
     (service) => ({
       REDIS_URL: redisUrlFor(service),
       DATABASE_URL: dbs[service]!.url,
-      ADMIN_TOKEN: adminToken,
+      ...credentials.env[service as 'catalog'],
+      // Every demo client is this machine: the per-address limit would throttle the scenario.
+      RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '100000',
       LOG_LEVEL: 'info',
       REGISTRY_TTL_MS: String(REGISTRY_TTL_MS),
       DISCOVERY_REFRESH_MS: '500',
@@ -140,6 +151,7 @@ const main = async () => {
     service: 'dashboard',
     config: loadDashboardConfig({
       REDIS_URL: redisUrlFor('dashboard'),
+      ...credentials.env.dashboard,
       PORT: String(dashboardPort),
       DASHBOARD_REFRESH_MS: '1000',
     }),
@@ -172,6 +184,7 @@ const main = async () => {
     supervisor,
     url,
     adminToken,
+    tokenFor,
     registryTtlMs: REGISTRY_TTL_MS,
     say: (line) => say(`    ${line}`),
     registered: (service) => state.instances(service).map((i) => i.instanceId),
@@ -199,7 +212,8 @@ const main = async () => {
     intervalMs: 100,
     description: 'every instance to register',
   });
-  say(`▶ all instances registered; dashboard at http://127.0.0.1:${dashboardPort}`);
+  say(`▶ all instances registered; dashboard at http://127.0.0.1:${dashboardPort}
+  sign in as admin: http://127.0.0.1:${dashboardPort}/#token=${adminToken}`);
   await seed(ctx);
   say(`▶ seeded ${PRODUCTS.length} products`);
 
@@ -222,7 +236,8 @@ const main = async () => {
     say(`\nEverything keeps running. Ctrl-C stops it all.
   dashboard   http://127.0.0.1:${dashboardPort}   (Bull Board at /queues)
   ${supervisor.slots.map((s) => `${s.name.padEnd(10)}  ${url(s.name)}`).join('\n  ')}
-  admin token ${adminToken}   (Authorization: Bearer … for catalog's admin routes)`);
+  sign in     http://127.0.0.1:${dashboardPort}/#token=${adminToken}
+              (the dashboard as admin; the token is also the Authorization: Bearer … of admin routes)`);
     return;
   }
   await stopEverything();

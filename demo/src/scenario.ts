@@ -20,6 +20,8 @@ export interface ScenarioContext {
   supervisor: Supervisor;
   url: (instance: string) => string;
   adminToken: string;
+  /** A customer's bearer token, from the demo's identity provider. */
+  tokenFor: (customerId: string) => Promise<string>;
   registryTtlMs: number;
   say: (line: string) => void;
   /** Live instances of a service in the registry, as discovery sees them. */
@@ -27,8 +29,10 @@ export interface ScenarioContext {
 }
 
 const admin = (ctx: ScenarioContext) => ({ authorization: `Bearer ${ctx.adminToken}` });
-const order = (ctx: ScenarioContext, instance: string, customerId: string, productId: string, key = `demo-${randomUUID()}`) =>
-  call('POST', `${ctx.url(instance)}/orders`, { customerId, items: [{ productId, quantity: 1 }] }, { 'idempotency-key': key });
+/** The `authorization` header of a customer: orders act for the token's subject. */
+const as = async (ctx: ScenarioContext, customerId: string) => ({ authorization: `Bearer ${await ctx.tokenFor(customerId)}` });
+const order = async (ctx: ScenarioContext, instance: string, customerId: string, productId: string, key = `demo-${randomUUID()}`) =>
+  call('POST', `${ctx.url(instance)}/orders`, { items: [{ productId, quantity: 1 }] }, { 'idempotency-key': key, ...(await as(ctx, customerId)) });
 /** Spread requests over both order instances. */
 const orderInstance = (i: number) => (i % 2 === 0 ? 'order-1' : 'order-2');
 const liveCatalog = (ctx: ScenarioContext) => (ctx.supervisor.isRunning('catalog-1') ? 'catalog-1' : 'catalog-2');
@@ -100,7 +104,9 @@ const flashSale: Step = async (ctx) => {
   const after = await settledStock(ctx, id, 0);
   // Pay the winners so their stock is not released by expiry later.
   await Promise.all(
-    answers.filter((a) => a.status === 201).map((a, i) => call('POST', `${ctx.url(orderInstance(i))}/orders/${a.body.id}/pay`)),
+    answers
+      .filter((a) => a.status === 201)
+      .map(async (a, i) => call('POST', `${ctx.url(orderInstance(i))}/orders/${a.body.id}/pay`, undefined, await as(ctx, a.body.customerId))),
   );
   return {
     step: 'flash sale',
@@ -137,7 +143,7 @@ const notifierCrash: Step = async (ctx) => {
   const delivered = async () => {
     const counts = await Promise.all(
       orderIds.map(async (id) => {
-        const res = await call('GET', `${ctx.url('notifier')}/notifications?orderId=${id}`);
+        const res = await call('GET', `${ctx.url('notifier')}/notifications?orderId=${id}`, undefined, admin(ctx));
         return (res.body.items as { kind: string }[]).filter((x) => x.kind === 'order.placed').length;
       }),
     );
@@ -196,7 +202,9 @@ const expiry =
     const during = await settledStock(ctx, id, before - 1);
     await until(
       'the order to expire',
-      async () => (await call('GET', `${ctx.url('order-2')}/orders/${placed.body.id}`)).body.status === 'expired',
+      async () =>
+        (await call('GET', `${ctx.url('order-2')}/orders/${placed.body.id}`, undefined, await as(ctx, 'forgetful-customer'))).body
+          .status === 'expired',
       paymentTimeoutMs + 20_000,
     );
     const after = await until('its stock to return', async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createTestDatabase, startServiceProcess, type TestDatabase } from '@storefront/testing';
+import { createShopCredentials, createTestDatabase, startServiceProcess, type TestDatabase } from '@storefront/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { serviceEntry } from './paths.js';
 
@@ -22,11 +22,24 @@ describe('order process', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^order: Invalid configuration: RESERVATION_TIMEOUT must be longer than STOCK_LOCK_WAIT/);
   });
+
+  it('refuses the placeholder secrets of .env.example, naming the variable and not its value', () => {
+    const result = spawnSync(process.execPath, [serviceEntry('order')], {
+      env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://order:change-me-order-db@127.0.0.1/orders' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^order: Invalid configuration: DATABASE_URL still holds the placeholder from \.env\.example/);
+    expect(result.stderr).not.toContain('change-me-order-db');
+  });
 });
 
 describe.each(SERVICES)('%s process', (service) => {
   let db: TestDatabase;
+  let credentials: Awaited<ReturnType<typeof createShopCredentials>>;
   beforeAll(async () => {
+    credentials = await createShopCredentials();
     db = await createTestDatabase(inject('postgresUrl'), service);
   });
   afterAll(() => db?.drop());
@@ -50,7 +63,7 @@ describe.each(SERVICES)('%s process', (service) => {
         PORT: '0',
         DATABASE_URL: db.url,
         REDIS_URL: inject('redisUrl'),
-        ADMIN_TOKEN: 'boot-test-admin-token',
+        ...credentials.env[service],
         LOG_LEVEL: 'info',
       },
     });
@@ -60,5 +73,15 @@ describe.each(SERVICES)('%s process', (service) => {
     expect(await (await fetch(`${proc.baseUrl}/metrics`)).text()).toContain(`service="${service}"`);
     expect(await proc.stop('SIGTERM')).toBe(0);
     expect(proc.logs.some((l) => l.msg === 'shutdown complete')).toBe(true);
+  });
+
+  it('exits 1 naming the identity keys when it has none', () => {
+    const result = spawnSync(process.execPath, [serviceEntry(service)], {
+      env: { PATH: process.env.PATH, PORT: '0', DATABASE_URL: db.url, REDIS_URL: inject('redisUrl') },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/AUTH_JWKS or AUTH_JWKS_URL|SERVICE_SIGNING_KEY/);
   });
 });

@@ -10,12 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-const order = (i: number, productId: string) =>
-  post(
-    `${stack.order[i % 2]!.baseUrl}/orders`,
-    { customerId: `f-${i}`, items: [{ productId, quantity: 1 }] },
-    { 'idempotency-key': idemKey() },
-  );
+const order = (i: number, productId: string) => stack.placeOrder(i, `f-${i}`, [{ productId, quantity: 1 }]);
 const instanceIdOf = (logs: Record<string, unknown>[]) => String(logs.find((l) => l.instanceId)?.instanceId);
 
 describe('catalog faults', () => {

@@ -85,6 +85,7 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
   let dashboard: string;
   let instanceIds: string[];
   let ports: number[];
+  let signInLink = '';
   beforeAll(async () => {
     const setup = await demoPorts();
     ports = setup.ports;
@@ -96,6 +97,7 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
       const line = await lines.next(120_000);
       const id = /\((\w+-[0-9a-f]{8})\)$/.exec(line)?.[1];
       if (id) instanceIds.push(id);
+      signInLink = /sign in as admin: (\S+)/.exec(line)?.[1] ?? signInLink;
       if (line.startsWith('Everything keeps running')) break;
     }
   }, 150_000);
@@ -115,10 +117,18 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
     });
     try {
       const page = await browser.newPage();
+      // Signed out, the page asks for a token and the API refuses.
       await page.goto(dashboard);
+      await page.waitForSelector('#signin:not([hidden])');
+      expect((await fetch(`${dashboard}/api/state`)).status).toBe(401);
+      // The demo's sign-in link carries an admin token in the fragment; the page trades it for the session cookie.
+      await page.goto(signInLink);
       await page.waitForSelector('#status.ok');
+      expect(await page.textContent('#whoami')).toBe('demo-admin (admin)');
+      expect(page.url()).not.toContain('token=');
+      const adminToken = new URL(signInLink).hash.slice('#token='.length);
       // The catalog-1 that was killed and restarted during the scenario has a new id: use the live ones.
-      const live = (await (await fetch(`${dashboard}/api/state`)).json()) as {
+      const live = (await (await fetch(`${dashboard}/api/state`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as {
         instances: Record<string, { instanceId: string }[]>;
       };
       const liveIds = Object.values(live.instances)
@@ -131,7 +141,8 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
       await waitFor(async () => (await page.locator('#events li[data-type="order.placed"]').count()) > before, {
         description: 'order.placed in recent events',
       });
-      expect(await page.locator('#events li').first().textContent()).toContain('dashboard-user ordered 1× espresso-beans');
+      // The order was placed as the signed-in user.
+      expect(await page.locator('#events li').first().textContent()).toContain('demo-admin ordered 1× espresso-beans');
     } finally {
       await browser.close();
     }

@@ -28,11 +28,7 @@ afterAll(async () => {
 const placeOrders = async (count: number, productId: string, customerPrefix = 'n') => {
   const results = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      post(
-        `${stack.order[i % 2]!.baseUrl}/orders`,
-        { customerId: `${customerPrefix}-${i}`, items: [{ productId, quantity: 1 }] },
-        { 'idempotency-key': idemKey() },
-      ),
+      stack.placeOrder(i, `${customerPrefix}-${i}`, [{ productId, quantity: 1 }]),
     ),
   );
   expect(results.every((r) => r.status === 201)).toBe(true);
@@ -103,7 +99,7 @@ describe('notifier faults', () => {
     const [orderId] = (await placeOrders(1, id, customer)) as [string];
     const deadLetter = await waitFor(
       async () => {
-        const { body } = await get(`${stack.notifier.baseUrl}/dead-letters`);
+        const { body } = await get(`${stack.notifier.baseUrl}/dead-letters`, await stack.auth('admin'));
         return body.items.find((d: { data: { data: { orderId: string } } }) => d.data.data.orderId === orderId);
       },
       { timeoutMs: 30_000, description: 'dead letter after the last attempt' },
@@ -113,14 +109,18 @@ describe('notifier faults', () => {
     expect(await notificationRows([orderId])).toEqual([]);
 
     sink.setBehaviour(() => 200);
-    const retry = await post(`${stack.notifier.baseUrl}/dead-letters/${encodeURIComponent(deadLetter.id)}/retry`, {});
+    const admin = await stack.auth('admin');
+    const retry = await post(`${stack.notifier.baseUrl}/dead-letters/${encodeURIComponent(deadLetter.id)}/retry`, {}, admin);
     expect(retry.status).toBe(202);
     await waitFor(async () => (await notificationRows([orderId])).length === 1, {
       timeoutMs: 15_000,
       description: 're-driven delivery',
     });
-    const after = await get(`${stack.notifier.baseUrl}/dead-letters`);
+    const after = await get(`${stack.notifier.baseUrl}/dead-letters`, await stack.auth('admin'));
     expect(after.body.items.some((d: { id: string }) => d.id === deadLetter.id)).toBe(false);
-    expect((await post(`${stack.notifier.baseUrl}/dead-letters/no-such-job/retry`, {})).status).toBe(404);
+    const absent = 'notify-00000000-0000-4000-8000-000000000000-nobody';
+    expect((await post(`${stack.notifier.baseUrl}/dead-letters/${absent}/retry`, {}, admin)).status).toBe(404);
+    // Not a job id at all (BullMQ would read another key of the queue: WRONGTYPE, once a 500).
+    expect((await post(`${stack.notifier.baseUrl}/dead-letters/meta/retry`, {}, admin)).status).toBe(400);
   }, 60_000);
 });

@@ -18,16 +18,17 @@ describe('order lifecycle', () => {
     const cancelled = await stack.placeOrder(1, 'c-life', [{ productId: id, quantity: 3 }]);
     const expiring = await stack.placeOrder(0, 'c-life', [{ productId: id, quantity: 4 }]);
     expect(await stack.stockOf(id)).toBe(1);
-    expect((await post(`${stack.order[1]!.baseUrl}/orders/${paid.body.id}/pay`, {})).body.status).toBe('paid');
-    expect((await post(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}/cancel`, {})).status).toBe(409);
-    expect((await post(`${stack.order[0]!.baseUrl}/orders/${cancelled.body.id}/cancel`, {})).body.status).toBe('cancelled');
+    const auth = await stack.auth('c-life');
+    expect((await post(`${stack.order[1]!.baseUrl}/orders/${paid.body.id}/pay`, {}, auth)).body.status).toBe('paid');
+    expect((await post(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}/cancel`, {}, auth)).status).toBe(409);
+    expect((await post(`${stack.order[0]!.baseUrl}/orders/${cancelled.body.id}/cancel`, {}, auth)).body.status).toBe('cancelled');
     await waitFor(async () => (await stack.stockOf(id)) === 4, { description: 'cancelled stock back' });
-    await waitFor(async () => (await get(`${stack.order[1]!.baseUrl}/orders/${expiring.body.id}`)).body.status === 'expired', {
+    await waitFor(async () => (await get(`${stack.order[1]!.baseUrl}/orders/${expiring.body.id}`, auth)).body.status === 'expired', {
       timeoutMs: 15_000,
       description: 'order to expire',
     });
     await waitFor(async () => (await stack.stockOf(id)) === 8, { description: 'expired stock back' });
-    expect((await get(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}`)).body.status).toBe('paid');
+    expect((await get(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}`, auth)).body.status).toBe('paid');
   }, 30_000);
 
   it('limits orders per customer across both order instances with 429 and Retry-After', async () => {

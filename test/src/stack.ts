@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
+  createShopCredentials,
   createTestDatabase,
   type RedisProcess,
   randomAclPasswords,
@@ -31,7 +32,6 @@ export interface StackOptions {
   redisConfig?: string[];
 }
 
-export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const ACL_TEMPLATE = fileURLToPath(new URL('../../infra/redis/users.acl', import.meta.url));
 
 /**
@@ -67,6 +67,16 @@ export const startStack = async (options: StackOptions = {}) => {
         }
       : { REDIS_URL: `redis://${credentials}@127.0.0.1:${redisServer.port}` };
   };
+  // A stand-in identity provider and every service's keys, fresh for this stack.
+  const credentials = await createShopCredentials();
+  const adminToken = await credentials.identity.token('e2e-admin', { admin: true });
+  const tokens = new Map<string, Promise<string>>();
+  /** A customer's bearer token (minted once per customer). */
+  const tokenFor = (customerId: string) => {
+    let token = tokens.get(customerId);
+    if (!token) tokens.set(customerId, (token = credentials.identity.token(customerId)));
+    return token;
+  };
   const dbs: Record<'catalog' | 'order' | 'notifier', TestDatabase> = {
     catalog: await createTestDatabase(inject('postgresUrl'), 'catalog'),
     order: await createTestDatabase(inject('postgresUrl'), 'order'),
@@ -76,7 +86,9 @@ export const startStack = async (options: StackOptions = {}) => {
     PORT: '0',
     ...redisEnvFor(service),
     DATABASE_URL: dbs[service].url,
-    ADMIN_TOKEN,
+    ...credentials.env[service],
+    // Every client of the suite is 127.0.0.1: the per-address limit would throttle the suite, not a client.
+    RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '1000000',
     // info: the harness waits for the "listening" line.
     LOG_LEVEL: 'info',
     REGISTRY_TTL_MS: '1500',
@@ -95,6 +107,15 @@ export const startStack = async (options: StackOptions = {}) => {
 
   const stack = {
     redis,
+    /** The stack's identity provider (mint any customer's or admin's token). */
+    identity: credentials.identity,
+    /** An admin's bearer token. */
+    adminToken,
+    tokenFor,
+    /** `authorization` header of `customerId` (or of the admin, for `'admin'`). */
+    async auth(customerId: string | 'admin'): Promise<Record<string, string>> {
+      return { authorization: `Bearer ${customerId === 'admin' ? adminToken : await tokenFor(customerId)}` };
+    },
     catalog,
     order,
     get notifier() {
@@ -128,14 +149,14 @@ export const startStack = async (options: StackOptions = {}) => {
       if (!live) throw new Error('no live catalog instance');
       const res = await fetch(`${live.baseUrl}/products`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
         body: JSON.stringify({ id, name: `Product ${id}`, priceCents, stock }),
       });
       if (res.status !== 201) throw new Error(`create product: ${res.status} ${await res.text()}`);
     },
-    /** POST /orders on order instance `index % 2` with a fresh (or given) Idempotency-Key. */
-    placeOrder(index: number, customerId: string, items: { productId: string; quantity: number }[], key = idemKey()) {
-      return post(`${order[index % 2]!.baseUrl}/orders`, { customerId, items }, { 'idempotency-key': key });
+    /** POST /orders as `customerId` (their token) on order instance `index % 2` with a fresh (or given) Idempotency-Key. */
+    async placeOrder(index: number, customerId: string, items: { productId: string; quantity: number }[], key = idemKey()) {
+      return post(`${order[index % 2]!.baseUrl}/orders`, { items }, { 'idempotency-key': key, ...(await stack.auth(customerId)) });
     },
     /** Stock as catalog's database has it (the truth, not a cache). */
     stockOf(productId: string) {
@@ -177,8 +198,8 @@ export const post = async (url: string, body: unknown, headers: Record<string, s
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 };
 
-export const get = async (url: string): Promise<HttpResult> => {
-  const res = await fetch(url);
+export const get = async (url: string, headers: Record<string, string> = {}): Promise<HttpResult> => {
+  const res = await fetch(url, { headers });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 };

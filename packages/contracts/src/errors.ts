@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'malformed_json',
   'payload_too_large',
   'unauthorized',
+  'forbidden',
   'not_found',
   'conflict',
   'insufficient_stock',

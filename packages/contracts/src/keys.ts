@@ -28,8 +28,6 @@ export const keys = {
   order: {
     /** Idempotency record for `POST /orders` (scoped per customer so keys cannot collide across customers). */
     idempotency: (customerId: string, key: string) => `order:idempotency:${customerId}:${key}`,
-    /** rate-limiter-flexible key prefix for the per-customer order limit. */
-    rateLimitPrefix: 'order:ratelimit',
   },
 } as const;
 

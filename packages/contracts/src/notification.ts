@@ -1,20 +1,26 @@
 import { z } from 'zod';
 import { CustomerId, OrderId, ProductId } from './ids.js';
 
-/** `POST /watches`: tell a customer when a product's price drops or it is back in stock. */
+/** `POST /watches` body: tell the calling customer (the token's subject) when a product's price drops or it is back in stock. */
 export const WatchRequest = z.strictObject({
-  customerId: CustomerId,
   productId: ProductId,
 });
 export type WatchRequest = z.infer<typeof WatchRequest>;
 
-/** `GET /notifications` query; at least one filter. */
-export const NotificationQuery = z
-  .strictObject({
-    orderId: OrderId.optional(),
-    customerId: CustomerId.optional(),
-  })
-  .refine((q) => q.orderId !== undefined || q.customerId !== undefined, { message: 'needs orderId or customerId' });
+/** A customer's watch on a product, as the notifier keeps it. */
+export interface Watch {
+  customerId: CustomerId;
+  productId: ProductId;
+}
+
+/**
+ * `GET /notifications` query. A customer sees only their own notifications (the token's
+ * subject; naming another `customerId` is refused); an admin names `orderId` or `customerId`.
+ */
+export const NotificationQuery = z.strictObject({
+  orderId: OrderId.optional(),
+  customerId: CustomerId.optional(),
+});
 export type NotificationQuery = z.infer<typeof NotificationQuery>;
 
 /** A delivered notification, as the notifier records it. */

@@ -18,9 +18,8 @@ const OrderItems = z
   .max(MAX_ORDER_ITEMS)
   .refine(distinctProducts, { message: 'must not list the same productId twice' });
 
-/** `POST /orders` body. */
+/** `POST /orders` body. The customer is the bearer token's subject, never a body field. */
 export const PlaceOrderRequest = z.strictObject({
-  customerId: CustomerId,
   items: OrderItems,
 });
 export type PlaceOrderRequest = z.infer<typeof PlaceOrderRequest>;

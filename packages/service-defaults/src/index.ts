@@ -3,3 +3,4 @@ export { redisSettings, type ServiceConfig, serviceEnv } from './service-env.js'
 export { ServiceHost, type ServiceHostOptions } from './service-host.js';
 export { checkTimeouts, DATABASE_BUDGET_MS, placeWorstCaseMs, timeoutEnv } from './timeouts.js';
 export { WorkerWatchdog, type WorkerWatchdogOptions } from './worker-watchdog.js';
+export { clientAddress, rateLimit, spendOrRefuse } from './rate-limits.js';

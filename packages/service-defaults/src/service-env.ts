@@ -34,6 +34,28 @@ export const serviceEnv = baseEnv.extend({
   WORKER_STALL_TIMEOUT: envFields.duration.default(60_000),
   /** How often discovery re-reads the registry (it also hears changes at once). Default 1 000 ms. */
   DISCOVERY_REFRESH_MS: z.coerce.number().int().min(50).default(1000),
+  /**
+   * Requests one client address may make per minute on each rate-limited route (placing
+   * orders, watches), across all instances, on top of the per-customer limits. Default 600.
+   */
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /**
+   * Express's `trust proxy`: which proxies' `X-Forwarded-For` to believe for the client
+   * address (`loopback`, a hop count, a subnet list). Default: none (the socket's peer).
+   */
+  TRUST_PROXY: z.string().min(1).optional(),
+  /** The identity provider's issuer (`iss` of customers' and admins' tokens). Default `storefront-demo`. */
+  AUTH_ISSUER: z.string().min(1).default('storefront-demo'),
+  /** The audience (`aud`) customers' tokens must be minted for. Default `storefront`. */
+  AUTH_AUDIENCE: z.string().min(1).default('storefront'),
+  /** The identity provider's public keys, inline (a JWK Set as JSON). One of this or AUTH_JWKS_URL. */
+  AUTH_JWKS: envFields.publicJwks.optional(),
+  /** The identity provider's JWKS URL (a real OIDC provider's `jwks_uri`). One of this or AUTH_JWKS. */
+  AUTH_JWKS_URL: envFields.httpUrl.optional(),
+  /** This service's private key (a JWK as JSON) for the tokens it sends other services. Needed by callers (order). */
+  SERVICE_SIGNING_KEY: envFields.privateJwk.optional(),
+  /** Public keys (a JWK Set as JSON, `kid` = the service's name) of the services allowed to call this one. */
+  TRUSTED_SERVICE_KEYS: envFields.publicJwks.optional(),
 });
 export type ServiceConfig = z.output<typeof serviceEnv>;
 

@@ -6,6 +6,7 @@ import {
   Discovery,
   EventBus,
   isRedisUnavailable,
+  RateLimiter,
   type RedisClient,
   RedisConnections,
   type RedisConnectionsOptions,
@@ -16,11 +17,15 @@ import {
   toRedisConfig,
 } from '@storefront/redis-kit';
 import {
+  type AuthGuards,
+  ConfigError,
+  createAuthGuards,
   createLogger,
   createMetrics,
   createPool,
   createServiceApp,
   Health,
+  IdentityVerifier,
   type Migration,
   migrate,
   OutboxRelay,
@@ -28,6 +33,8 @@ import {
   type PoolOptions,
   type ServiceAppOptions,
   type ServiceMetrics,
+  ServiceTokenSigner,
+  ServiceTokenVerifier,
   Shutdown,
   Sweeper,
 } from '@storefront/service-kit';
@@ -74,6 +81,8 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   #events: Promise<EventBus<StorefrontEvent>> | undefined;
   #joinRegistry = false;
   #registration: ServiceRegistration | undefined;
+  #auth: AuthGuards | undefined;
+  #signer: ServiceTokenSigner | undefined;
   get #connectionOptions(): RedisConnectionsOptions {
     return {
       onError: (err, connection) => this.logger.warn({ err, connection }, 'redis connection error'),
@@ -289,6 +298,52 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
    * The service's Express app: service-kit's stack (health, metrics, problem+json, …) around
    * `routes`. An error that says Redis cannot answer now becomes 503 with `Retry-After`.
    */
+  /**
+   * The route guards (service-kit's `createAuthGuards`): customers' and admins' tokens checked
+   * against the identity provider's keys (`AUTH_JWKS` or `AUTH_JWKS_URL`, `AUTH_ISSUER`,
+   * `AUTH_AUDIENCE`), other services' tokens against `TRUSTED_SERVICE_KEYS`. A service that
+   * mounts a customer or admin guard without identity keys fails at start with a clear error.
+   */
+  auth(needs: { identity?: boolean; services?: boolean } = { identity: true }): AuthGuards {
+    const { AUTH_JWKS, AUTH_JWKS_URL, TRUSTED_SERVICE_KEYS } = this.config;
+    if (needs.identity && !AUTH_JWKS && !AUTH_JWKS_URL) {
+      throw new ConfigError(`Invalid configuration: ${this.service} needs AUTH_JWKS or AUTH_JWKS_URL (the identity provider's keys)`);
+    }
+    if (needs.services && !TRUSTED_SERVICE_KEYS) {
+      throw new ConfigError(`Invalid configuration: ${this.service} needs TRUSTED_SERVICE_KEYS (its callers' public keys)`);
+    }
+    const keys = AUTH_JWKS_URL ? new URL(AUTH_JWKS_URL) : AUTH_JWKS;
+    this.#auth ??= createAuthGuards({
+      identity: keys && new IdentityVerifier({ issuer: this.config.AUTH_ISSUER, audience: this.config.AUTH_AUDIENCE, keys }),
+      services: TRUSTED_SERVICE_KEYS && new ServiceTokenVerifier(this.service, TRUSTED_SERVICE_KEYS),
+      registry: this.metrics.registry,
+    });
+    return this.#auth;
+  }
+
+  /**
+   * A fixed-window limit of `pointsPerMinute` per key, shared by every instance through the
+   * coordination Redis (keys `<service>:ratelimit:<name>:<key>`, inside the service's ACL
+   * key space). Pair it with `rateLimit` / `spendOrRefuse`.
+   */
+  async rateLimiter(name: string, pointsPerMinute: number): Promise<RateLimiter> {
+    return new RateLimiter(await this.redis(), {
+      name,
+      points: pointsPerMinute,
+      durationSeconds: 60,
+      keyPrefix: `${this.service}:ratelimit:${name}`,
+      registry: this.metrics.registry,
+    });
+  }
+
+  /** Signs this service's tokens for calls to other services (`SERVICE_SIGNING_KEY`; start fails without it). */
+  serviceTokens(): ServiceTokenSigner {
+    const key = this.config.SERVICE_SIGNING_KEY;
+    if (!key) throw new ConfigError(`Invalid configuration: ${this.service} needs SERVICE_SIGNING_KEY (its private key for service tokens)`);
+    this.#signer ??= new ServiceTokenSigner(this.service, key);
+    return this.#signer;
+  }
+
   httpApp(routes: ServiceAppOptions['routes'], options: Pick<ServiceAppOptions, 'securityHeaders'> = {}): Express {
     return createServiceApp({
       logger: this.logger,
@@ -297,6 +352,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
       bodyLimit: this.config.BODY_LIMIT,
       routes,
       unavailable: (error) => (isRedisUnavailable(error) ? 'redis' : undefined),
+      trustProxy: this.config.TRUST_PROXY,
       ...options,
     });
   }

@@ -47,18 +47,52 @@ const duration = z
     return Number(amount) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS];
   });
 
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+const jwkShape = z.looseObject({ kty: z.string(), kid: z.string().optional(), alg: z.string().optional(), d: z.string().optional() });
+/** A private JWK (JSON) — it has the `d` member. */
+const privateJwk = json(jwkShape.refine((k) => k.d !== undefined, 'must be a private JWK (with "d")'));
+/** A JWK Set (JSON) of public keys only: a verifier must never hold what could sign. */
+const publicJwks = json(
+  z.object({
+    keys: z
+      .array(jwkShape.refine((k) => k.d === undefined, 'must hold public keys only (no "d")'))
+      .min(1, 'must list at least one key'),
+  }),
+);
+
 /** Reusable field schemas for service-specific variables. */
-export const envFields = { port, redisUrl, postgresUrl, httpUrl, commaList, duration };
+export const envFields = { port, redisUrl, postgresUrl, httpUrl, commaList, duration, privateJwk, publicJwks };
+
+/**
+ * The marker every placeholder secret in `.env.example` carries. A value containing it
+ * means the example was copied without changing it; start-up refuses it.
+ */
+export const PLACEHOLDER_MARKER = 'change-me';
 
 /**
  * Validate `env` against `schema` and return a frozen config. On failure, throws a
  * {@link ConfigError} whose message names each bad variable and the rule it broke
- * (never its value: a value may be a secret).
+ * (never its value: a value may be a secret). Any variable still holding the `.env.example`
+ * placeholder ({@link PLACEHOLDER_MARKER}) is refused too.
  */
 export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): Readonly<z.output<S>> => {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    const reasons = result.error.issues.map((i) => `${i.path.join('.') || '(env)'} ${i.message}`);
+  const placeholders = Object.entries(env)
+    .filter(([, value]) => value?.includes(PLACEHOLDER_MARKER))
+    .map(([name]) => `${name} still holds the placeholder from .env.example (set a real secret)`);
+  if (!result.success || placeholders.length > 0) {
+    const reasons = [...placeholders, ...(result.error?.issues ?? []).map((i) => `${i.path.join('.') || '(env)'} ${i.message}`)];
     throw new ConfigError(`Invalid configuration: ${reasons.join('; ')}`);
   }
   return Object.freeze(result.data);

@@ -68,10 +68,17 @@ export class DependencyUnavailableError extends AppError {
   }
 }
 
-/** 401 for a missing or wrong bearer token. */
+/** 401 for a missing or wrong bearer token (answered with `WWW-Authenticate: Bearer`). */
 export class UnauthorizedError extends AppError {
-  constructor(message = 'A valid bearer token is required') {
-    super(401, 'unauthorized', message);
+  constructor(message = 'A valid bearer token is required', options?: AppErrorOptions) {
+    super(401, 'unauthorized', message, options);
+  }
+}
+
+/** 403: the caller is known but may not do this (no admin role; a service not allowed on the route). */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super(403, 'forbidden', message);
   }
 }
 
@@ -87,6 +94,7 @@ export const toFieldIssues = (error: z.ZodError, prefix?: string): FieldIssue[] 
 interface HttpLikeError {
   type?: unknown;
   status?: unknown;
+  statusCode?: unknown;
   code?: unknown;
 }
 
@@ -119,8 +127,12 @@ export const toAppError = (error: unknown, unavailable?: UnavailableClassifier):
   if (e.type === 'entity.too.large') {
     return new AppError(413, 'payload_too_large', 'The request body is larger than the limit', { cause: error });
   }
-  if (typeof e.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    return new AppError(e.status, 'validation_failed', `Bad request (${e.type})`, { cause: error });
+  // Other http-errors from Express and body-parser (a path's bad %-escape, a body whose
+  // Content-Encoding lies, an unsupported charset): the client's fault, never a 500.
+  const status = typeof e.status === 'number' ? e.status : e.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const reason = error instanceof URIError ? 'malformed %-escape in the URL' : String(e.type ?? (error as Error).message);
+    return new AppError(status === 415 ? 415 : 400, 'validation_failed', `Bad request (${reason})`, { cause: error });
   }
   // opossum: the breaker is open, or the guarded call timed out.
   if (e.code === 'EOPENBREAKER' || e.code === 'ETIMEDOUT' || e.code === 'ESEMLOCKED') {

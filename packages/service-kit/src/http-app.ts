@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { UnavailableClassifier } from './errors.js';
 import { type Health, healthRouter } from './health.js';
+import { redactHeaders } from './logger.js';
 import { httpMetricsMiddleware, type ServiceMetrics } from './metrics.js';
 import { notFoundHandler, problemHandler } from './problem.js';
 
@@ -21,6 +22,8 @@ export interface ServiceAppOptions {
   routes: (app: Express) => void;
   /** Recognises errors of a dependency that cannot answer now (they become 503 + `Retry-After`). */
   unavailable?: UnavailableClassifier;
+  /** Express's `trust proxy` (a hop count, `loopback`, a subnet list): whose `X-Forwarded-For` sets `req.ip`. Default: none. */
+  trustProxy?: string;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -38,9 +41,11 @@ export const createServiceApp = ({
   securityHeaders,
   routes,
   unavailable,
+  trustProxy,
 }: ServiceAppOptions): Express => {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', trustProxy === undefined ? false : /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy);
   app.set('query parser', 'simple');
   app.use(helmet(securityHeaders));
   app.use(
@@ -51,6 +56,11 @@ export const createServiceApp = ({
         const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
         res.setHeader('x-request-id', id);
         return id;
+      },
+      // Headers by name pattern, not by a fixed list: a credential in a header nobody listed is still redacted.
+      serializers: {
+        req: (req: { headers?: Record<string, unknown> }) => ({ ...req, headers: redactHeaders(req.headers) }),
+        res: (res: { headers?: Record<string, unknown> }) => ({ ...res, headers: redactHeaders(res.headers) }),
       },
       autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),

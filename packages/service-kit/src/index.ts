@@ -1,12 +1,13 @@
-export { requireBearer } from './auth.js';
+export * from './auth/index.js';
 export { type BreakerOptions, createBreaker } from './breaker.js';
-export { baseEnv, ConfigError, envFields, loadConfig } from './config.js';
+export { baseEnv, ConfigError, envFields, loadConfig, PLACEHOLDER_MARKER } from './config.js';
 export { createPool, isDatabaseUnavailable, type Migration, migrate, type PoolOptions, withTransaction } from './database.js';
 export {
   AppError,
   type AppErrorOptions,
   ConflictError,
   DependencyUnavailableError,
+  ForbiddenError,
   NotFoundError,
   toAppError,
   toFieldIssues,
@@ -21,7 +22,7 @@ export { createMetrics, type ServiceMetrics } from './metrics.js';
 export * from './outbox/index.js';
 export { perRegistry } from './per-registry.js';
 export { toProblem } from './problem.js';
-export { type Listening, listen } from './server.js';
+export { type Listening, type ListenOptions, listen } from './server.js';
 export { exitOnSignals, SHUTDOWN_PHASES, Shutdown, type ShutdownPhase } from './shutdown.js';
 export { Sweeper, type SweeperOptions } from './sweeper.js';
 export { parseOrThrow } from './validate.js';

@@ -20,6 +20,17 @@ export const REDACT_PATHS = [
   '*.databaseUrl',
 ];
 
+/**
+ * Header names that carry credentials or session state, whatever a client or proxy calls
+ * them (`authorization`, `cookie`, `x-admin-token`, `x-api-key`, `proxy-authorization`, …).
+ */
+const CREDENTIAL_HEADER = /auth|cookie|token|secret|passw|api[-_]?key|session|signature|credential|idempotency-key/i;
+
+/** Headers as they may be logged: every credential-bearing one replaced with `[redacted]`. */
+export const redactHeaders = (headers: Record<string, unknown> | undefined): Record<string, unknown> | undefined =>
+  headers &&
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, CREDENTIAL_HEADER.test(name) ? '[redacted]' : value]));
+
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
   service: string;

@@ -6,9 +6,11 @@ import { type AppError, NotFoundError, toAppError, type UnavailableClassifier, V
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Content Too Large',
+  415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -48,6 +50,7 @@ export const problemHandler =
       return;
     }
     if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
+    if (appError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     res
       .status(appError.status)
       .type('application/problem+json')

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 
 /** A listening HTTP server and its real address. */
@@ -10,12 +10,31 @@ export interface Listening {
   close(): Promise<void>;
 }
 
+/** Limits on slow clients, for {@link listen}. */
+export interface ListenOptions {
+  /** A request's headers must arrive within this. Default 10 000 ms (Node's is 60 s). */
+  headersTimeoutMs?: number;
+  /** A whole request (headers and body) must arrive within this. Default 30 000 ms (Node's is 300 s). */
+  requestTimeoutMs?: number;
+}
+
 /**
  * Listen on `host:port` (port 0 picks a free one). A taken port rejects with a clear
- * message rather than an unhandled `EADDRINUSE`.
+ * message rather than an unhandled `EADDRINUSE`. A client that trickles its headers or
+ * body is cut off (408) at the timeouts, checked every second rather than Node's 30 s, so
+ * slow connections cannot pile up.
  */
-export const listen = async (app: Express, port: number, host: string): Promise<Listening> => {
-  const server = app.listen(port, host);
+export const listen = async (
+  app: Express,
+  port: number,
+  host: string,
+  { headersTimeoutMs = 10_000, requestTimeoutMs = 30_000 }: ListenOptions = {},
+): Promise<Listening> => {
+  const server = createServer(
+    { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1_000 },
+    app,
+  );
+  server.listen(port, host);
   try {
     await once(server, 'listening');
   } catch (error) {

@@ -15,6 +15,16 @@ export { adminCommand, infoFields } from './admin-client.js';
 export { pidAlive, stopChild, track } from './child-processes.js';
 export { type ClusterOptions, type RedisCluster, startCluster } from './cluster.js';
 export { freePort } from './free-port.js';
+export {
+  createIdentity,
+  createServiceKeys,
+  createShopCredentials,
+  DEMO_AUDIENCE,
+  DEMO_ISSUER,
+  type Identity,
+  type ServiceKeys,
+  type ShopCredentials,
+} from './identity.js';
 export { type LineReader, lineReader } from './line-reader.js';
 export {
   createTestDatabase,

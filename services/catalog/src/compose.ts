@@ -1,7 +1,6 @@
 import { channels, keys, type Product } from '@storefront/contracts';
 import { RedisLock, TwoTierCache } from '@storefront/redis-kit';
 import type { ServiceHost } from '@storefront/service-defaults';
-import { requireBearer } from '@storefront/service-kit';
 import { type CatalogConfig, databaseSessionLimits } from './config.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { StockService } from './domain/stock-service.js';
@@ -43,10 +42,13 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
     registry,
   });
   const stock = new StockService(db, products, new ReservationStore(db), lock, catalog);
+  // Admins change products; only order may reserve and release stock.
+  const guards = host.auth({ identity: true, services: true });
+  const reservationLimit = await host.rateLimiter('reservations', config.RESERVATION_RATE_LIMIT_PER_MINUTE);
   host.joinRegistry();
   const app = host.httpApp((app) => {
-    app.use(productRoutes(catalog, stock, requireBearer(config.ADMIN_TOKEN)));
-    app.use(reservationRoutes(stock));
+    app.use(productRoutes(catalog, stock, guards.admin));
+    app.use(reservationRoutes(stock, guards.service('order'), reservationLimit));
   });
   return { app, cache };
 };

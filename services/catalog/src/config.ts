@@ -7,8 +7,12 @@ const CatalogEnv = serviceEnv.extend({
   PORT: envFields.port.default(3101),
   /** Catalog's own Postgres database. */
   DATABASE_URL: envFields.postgresUrl,
-  /** Bearer token for admin routes (POST/PATCH products, restock). At least 16 characters. */
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  /**
+   * Reservations and releases one caller (an order instance's address) may send per minute:
+   * a backstop against a runaway or compromised caller, far above what the shop places.
+   * Default 30 000.
+   */
+  RESERVATION_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30_000),
   /** Product cache freshness in Redis. Default 60 000 ms. */
   CACHE_TTL_MS: z.coerce.number().int().min(100).default(60_000),
   /** In-process (L1) cache freshness. Default 5 000 ms. */

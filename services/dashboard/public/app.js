@@ -9,9 +9,9 @@ const el = (tag, attrs = {}, ...children) => {
   node.append(...children);
   return node;
 };
-const post = async (url, body) => {
+const post = async (url, body, method = 'POST') => {
   const res = await fetch(url, {
-    method: 'POST',
+    method,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body ?? {}),
   });
@@ -106,6 +106,43 @@ const render = (s) => {
   }
 };
 
+// Sign-in: the session is an HttpOnly cookie holding the user's token. `pnpm demo` prints a
+// link with an admin token in the URL fragment (never sent to a server); it is exchanged for
+// the cookie here and removed from the address bar.
+const signIn = async (token) => {
+  const answer = await post('/api/session', { token });
+  if (answer.status !== 200) $('signin-error').textContent = answer.body.detail ?? `sign-in failed (${answer.status})`;
+  return answer.status === 200;
+};
+
+const showSession = (session) => {
+  $('signin').hidden = session !== null;
+  $('dashboard').hidden = session === null;
+  $('whoami').textContent = session ? `${session.subject}${session.admin ? ' (admin)' : ''}` : '';
+  $('signout').hidden = session === null;
+};
+
+const start = async () => {
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromLink) {
+    history.replaceState(null, '', location.pathname);
+    await signIn(fromLink);
+  }
+  const res = await fetch('/api/session');
+  const session = res.status === 200 ? await res.json() : null;
+  showSession(session);
+  if (session) void start();
+};
+
+$('signin-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (await signIn($('signin-token').value.trim())) location.reload();
+});
+$('signout').addEventListener('click', async () => {
+  await post('/api/session', {}, 'DELETE');
+  location.reload();
+});
+
 const connect = () => {
   const source = new EventSource('/api/stream');
   source.onopen = () => {
@@ -118,4 +155,4 @@ const connect = () => {
     $('status').className = 'pill bad';
   };
 };
-connect();
+void start();

@@ -3,11 +3,14 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type NotificationJob, type OrderExpiryJob, queues, SERVICE_NAMES } from '@storefront/contracts';
+import { isRedisUnavailable } from '@storefront/redis-kit';
 import type { ServiceHost } from '@storefront/service-defaults';
-import express from 'express';
+import { principalOf } from '@storefront/service-kit';
+import express, { type RequestHandler } from 'express';
 import type { DashboardConfig } from './config.js';
 import { DashboardState } from './dashboard-state.js';
 import { apiRoutes, type DemoControl } from './http/api.js';
+import { refuseCrossSite, sessionFromCookie, sessionRoutes } from './http/session.js';
 
 const publicDir = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -35,20 +38,43 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
   const timer = setInterval(() => void state.refresh().catch(() => {}), refreshMs);
   host.shutdown.add('workers', 'stop dashboard refresh', () => clearInterval(timer));
   host.health.addCheck('snapshot', () => state.refresh());
+  const guards = host.auth();
+  const boards = { readOnly: bullBoard([notifications, expiries], true), writable: bullBoard([notifications, expiries], false) };
   const app = host.httpApp(
     (app) => {
       app.use(express.static(publicDir));
-      app.use(apiRoutes(state, control, refreshMs));
-      const board = new ExpressAdapter();
-      board.setBasePath('/queues');
-      createBullBoard({
-        queues: [notifications, expiries].map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
-        serverAdapter: board,
-      });
-      app.use('/queues', board.getRouter());
+      app.use(sessionFromCookie, refuseCrossSite);
+      app.use(sessionRoutes(guards));
+      app.use(apiRoutes(state, control, refreshMs, guards));
+      // Signed-in users see the queues; only the admin role gets a board that can change them
+      // (the read-only one refuses every write with 405 on the server, not just in its UI).
+      app.use('/queues', guards.customer, (req, res, next) => (principalOf(res).admin ? boards.writable : boards.readOnly)(req, res, next));
     },
     // Bull Board's UI bootstraps with an inline script; the dashboard page itself needs none.
     { securityHeaders: { contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } } } },
   );
   return { app, state };
+};
+
+/**
+ * A Bull Board at /queues over `queues`. Its own error handler would send Redis's error
+ * text (and, in development, the stack) to the browser: this one says only what kind of
+ * failure it was — 503 while Redis cannot answer, 400 for what Redis refused, else 500.
+ */
+type BoardAnswer = ReturnType<Parameters<ExpressAdapter['setErrorHandler']>[0]>;
+
+const bullBoard = (queues: ConstructorParameters<typeof BullMQAdapter>[0][], readOnlyMode: boolean): RequestHandler => {
+  const board = new ExpressAdapter();
+  board.setBasePath('/queues');
+  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode })), serverAdapter: board });
+  // Bull Board's status type stops at 500; 503 is what a Redis outage is.
+  board.setErrorHandler(
+    (error: Error) =>
+      (isRedisUnavailable(error)
+        ? { status: 503, body: { error: 'Queue data is unavailable; try again shortly' } }
+        : error.name === 'ReplyError'
+          ? { status: 400, body: { error: 'Redis refused this request' } }
+          : { status: 500, body: { error: 'Internal server error' } }) as BoardAnswer,
+  );
+  return board.getRouter();
 };

@@ -15,6 +15,8 @@ const NotifierEnv = serviceEnv.extend({
   NOTIFY_RATE_PER_SECOND: z.coerce.number().int().min(1).default(200),
   /** Jobs worked at once. Default 8. */
   NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  /** Watches one customer may add per minute (across all instances). Default 30. */
+  WATCH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   /** After this long a job whose worker died is run again. Default 30s. */
   NOTIFY_STALLED_INTERVAL: envFields.duration.default(30_000),
 });

@@ -1,5 +1,5 @@
-import { keys, type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
-import { IdempotencyStore, RateLimiter } from '@storefront/redis-kit';
+import { type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
+import { IdempotencyStore } from '@storefront/redis-kit';
 import { DATABASE_BUDGET_MS, placeWorstCaseMs, type ServiceHost } from '@storefront/service-defaults';
 import { CatalogClient } from './clients/catalog-client.js';
 import type { OrderConfig } from './config.js';
@@ -20,7 +20,12 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
   const registry = host.metrics.registry;
   const redis = await host.redis();
   const db = await host.database(config.DATABASE_URL, migrations);
-  const catalog = new CatalogClient(await host.discovery('catalog'), { timeoutMs: config.RESERVATION_TIMEOUT, registry });
+  const guards = host.auth();
+  const catalog = new CatalogClient(await host.discovery('catalog'), {
+    timeoutMs: config.RESERVATION_TIMEOUT,
+    registry,
+    credentials: host.serviceTokens(),
+  });
   const relay = host.outbox<StorefrontEvent>(
     db,
     orderEventHandler({
@@ -45,16 +50,13 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
     workIsIdempotent: true,
     registry,
   });
-  const limiter = new RateLimiter(redis, {
-    name: 'orders',
-    points: config.ORDER_RATE_LIMIT_PER_MINUTE,
-    durationSeconds: 60,
-    keyPrefix: keys.order.rateLimitPrefix,
-    registry,
-  });
+  const limits = {
+    perCustomer: await host.rateLimiter('orders', config.ORDER_RATE_LIMIT_PER_MINUTE),
+    perAddress: await host.rateLimiter('orders-by-address', config.RATE_LIMIT_PER_ADDRESS_PER_MINUTE),
+  };
   host.joinRegistry();
   const app = host.httpApp((app) => {
-    app.use(orderRoutes(orders, idempotency, limiter));
+    app.use(orderRoutes(orders, idempotency, limits, guards));
   });
   return { app, orders, relay, db };
 };

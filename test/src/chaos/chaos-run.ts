@@ -75,6 +75,7 @@ export class ChaosRun {
   ): Promise<FaultFigures> {
     const load = startLoad({
       targets: () => this.stack.order.filter(live).map((o) => o.baseUrl),
+      tokenFor: this.stack.tokenFor,
       products,
       ratePerSecond: LOAD_PER_SECOND,
       maxOrders: 2_000,

@@ -38,6 +38,8 @@ export interface OrderRequest {
 export interface LoadOptions {
   /** Base URLs of the order instances to use; called per attempt (instances come and go). */
   targets: () => string[];
+  /** A customer's bearer token (orders act for the token's subject). */
+  tokenFor: (customerId: string) => Promise<string>;
   /** Products to order from (one line of 1–2 units per order, sometimes two lines). */
   products: string[];
   /** New orders per second. */
@@ -92,14 +94,15 @@ export const startLoad = (options: LoadOptions) => {
 
   const place = async (request: OrderRequest) => {
     const deadline = Date.now() + 30_000;
+    const authorization = `Bearer ${await options.tokenFor(request.customerId)}`;
     for (let i = 0; i < maxAttempts && Date.now() < deadline; i++) {
       const targets = options.targets();
       const target = targets[(n + i) % Math.max(1, targets.length)];
       if (!target) break;
       const { attempt: a, body } = await attempt(`${target}/orders`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': request.key },
-        body: JSON.stringify({ customerId: request.customerId, items: request.items }),
+        headers: { 'content-type': 'application/json', 'idempotency-key': request.key, authorization },
+        body: JSON.stringify({ items: request.items }),
       });
       request.attempts.push(a);
       if (a.status === 201) {
@@ -107,7 +110,7 @@ export const startLoad = (options: LoadOptions) => {
         request.orderIds.push(String((body as { id?: unknown }).id));
         placedCount++;
         if (payEvery > 0 && placedCount % payEvery === 0) {
-          const paid = await attempt(`${target}/orders/${request.orderIds[0]}/pay`, { method: 'POST' });
+          const paid = await attempt(`${target}/orders/${request.orderIds[0]}/pay`, { method: 'POST', headers: { authorization } });
           request.paid = paid.attempt.status === 200;
         }
         return;

@@ -4,7 +4,7 @@ import { type RequestHandler, Router } from 'express';
 import type { CatalogService } from '../domain/catalog-service.js';
 import type { StockService } from '../domain/stock-service.js';
 
-/** `/products`: public reads (cache-aside), admin writes. */
+/** `/products`: public reads (cache-aside), writes for the admin role only (`requireAdmin`: 401 without a token, 403 without the role). */
 export const productRoutes = (catalog: CatalogService, stock: StockService, requireAdmin: RequestHandler): Router => {
   const router = Router();
 

@@ -1,15 +1,20 @@
 import { OrderId, ReservationRequest, type ReservationResponse } from '@storefront/contracts';
+import type { RateLimiter } from '@storefront/redis-kit';
+import { rateLimit } from '@storefront/service-defaults';
 import { ConflictError, parseOrThrow } from '@storefront/service-kit';
-import { Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import type { StockService } from '../domain/stock-service.js';
 
 /**
  * `/reservations` (order → catalog): stock for an order, all items or none; repeating an
  * orderId returns the first answer. 201 `ReservationResponse`; 409 `insufficient_stock`
  * naming `productId`; 404 naming an unknown `productId`; 409 for an orderId already released.
+ * Internal: `fromOrder` admits only order's service token (401/403 for anyone else, before
+ * any stock is touched), and each caller address has a generous rate limit.
  */
-export const reservationRoutes = (stock: StockService): Router => {
+export const reservationRoutes = (stock: StockService, fromOrder: RequestHandler, limiter: RateLimiter): Router => {
   const router = Router();
+  router.use('/reservations', fromOrder, rateLimit(limiter, 'reservations from this caller'));
 
   router.post('/reservations', async (req, res) => {
     const request = parseOrThrow(ReservationRequest, req.body, 'body');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProductId, SERVICE_NAMES } from '@storefront/contracts';
-import { DependencyUnavailableError, NotFoundError, parseOrThrow } from '@storefront/service-kit';
+import { type AuthGuards, DependencyUnavailableError, NotFoundError, parseOrThrow } from '@storefront/service-kit';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { DashboardState } from '../dashboard-state.js';
@@ -19,15 +19,24 @@ export interface DemoControl {
 const PlaceOrder = z.strictObject({
   productId: ProductId,
   quantity: z.number().int().min(1).max(10).default(1),
-  customerId: z
-    .string()
-    .regex(/^[A-Za-z0-9_.@-]{1,64}$/)
-    .default('dashboard-user'),
 });
 
-/** `/api/*` and `/sd/targets`. */
-export const apiRoutes = (state: DashboardState, control: DemoControl | undefined, refreshMs: number): Router => {
+/**
+ * `/api/*` and `/sd/targets`. Everything under `/api` needs a signed-in user (session
+ * cookie or bearer token); process control needs the admin role. Cross-site checks are
+ * applied by the caller (compose) in front of every state-changing route.
+ */
+export const apiRoutes = (
+  state: DashboardState,
+  control: DemoControl | undefined,
+  refreshMs: number,
+  guards: Pick<AuthGuards, 'customer' | 'admin'>,
+): Router => {
   const router = Router();
+  router.use('/api/state', guards.customer);
+  router.use('/api/stream', guards.customer);
+  router.use('/api/orders', guards.customer);
+  router.use('/api/control', guards.admin);
 
   router.get('/api/state', async (_req, res) => {
     res.json({ ...(state.latest ?? (await state.refresh())), control: control ? { steps: control.steps } : null });
@@ -45,14 +54,20 @@ export const apiRoutes = (state: DashboardState, control: DemoControl | undefine
     req.on('close', () => clearInterval(timer));
   });
 
+  /** Place an order as the signed-in user: their own token goes to order, which acts for its subject. */
   router.post('/api/orders', async (req, res) => {
     const body = parseOrThrow(PlaceOrder, req.body, 'body');
     const order = state.instances('order')[0];
     if (!order) throw new DependencyUnavailableError('order');
     const answer = await fetch(`http://${order.host}:${order.port}/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `dash-${randomUUID()}` },
-      body: JSON.stringify({ customerId: body.customerId, items: [{ productId: body.productId, quantity: body.quantity }] }),
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': `dash-${randomUUID()}`,
+        authorization: req.headers.authorization ?? '',
+      },
+      body: JSON.stringify({ items: [{ productId: body.productId, quantity: body.quantity }] }),
+      signal: AbortSignal.timeout(10_000),
     });
     res
       .status(answer.status)

@@ -5,7 +5,7 @@ import {
   type NotificationJob,
   newEvent,
   type StorefrontEvent,
-  type WatchRequest,
+  type Watch,
 } from '@storefront/contracts';
 import type { EventBus } from '@storefront/redis-kit';
 import type { Queue } from 'bullmq';
@@ -25,7 +25,7 @@ export class Watches {
   ) {}
 
   /** Add a watch; watching twice is the same as once. */
-  add(watch: WatchRequest): Promise<void> {
+  add(watch: Watch): Promise<void> {
     return this.watches.add(watch);
   }
 

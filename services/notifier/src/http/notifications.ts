@@ -1,20 +1,46 @@
-import { type NotificationJob, NotificationQuery, WatchRequest } from '@storefront/contracts';
-import { NotFoundError, parseOrThrow } from '@storefront/service-kit';
+import { type NotificationJob, NotificationJobId, NotificationQuery, WatchRequest } from '@storefront/contracts';
+import type { RateLimiter } from '@storefront/redis-kit';
+import { clientAddress, spendOrRefuse } from '@storefront/service-defaults';
+import { type AuthGuards, ForbiddenError, NotFoundError, parseOrThrow, principalOf, ValidationError } from '@storefront/service-kit';
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Delivery } from '../domain/delivery.js';
 import type { Watches } from '../domain/watches.js';
 
-const JobId = z.string().min(1).max(200);
+/** The limits on adding watches: per customer (the token's subject) and per client address. */
+export interface WatchLimits {
+  perCustomer: RateLimiter;
+  perAddress: RateLimiter;
+}
 
-/** Delivered notifications, dead letters (failed jobs) and their re-drive, product watches. */
-export const notifierRoutes = (delivery: Delivery, watches: Watches, queue: Queue<NotificationJob>): Router => {
+/**
+ * Delivered notifications (a customer's own; any for an admin), dead letters (failed jobs)
+ * and their re-drive (admin only), product watches (for the calling customer).
+ */
+export const notifierRoutes = (
+  delivery: Delivery,
+  watches: Watches,
+  queue: Queue<NotificationJob>,
+  guards: Pick<AuthGuards, 'customer' | 'admin'>,
+  limits: WatchLimits,
+): Router => {
   const router = Router();
+  router.use('/dead-letters', guards.admin);
 
-  router.get('/notifications', async (req, res) => {
+  router.get('/notifications', guards.customer, async (req, res) => {
     const query = parseOrThrow(NotificationQuery, req.query, 'query');
-    res.json({ items: await delivery.list(query) });
+    const principal = principalOf(res);
+    if (principal.admin) {
+      if (!query.orderId && !query.customerId) {
+        throw new ValidationError([{ path: 'query', message: 'needs orderId or customerId' }]);
+      }
+      res.json({ items: await delivery.list(query) });
+      return;
+    }
+    if (query.customerId !== undefined && query.customerId !== principal.subject) {
+      throw new ForbiddenError("A customer may list only their own notifications");
+    }
+    res.json({ items: await delivery.list({ ...query, customerId: principal.subject }) });
   });
 
   router.get('/dead-letters', async (_req, res) => {
@@ -31,17 +57,20 @@ export const notifierRoutes = (delivery: Delivery, watches: Watches, queue: Queu
   });
 
   router.post('/dead-letters/:id/retry', async (req, res) => {
-    const id = parseOrThrow(JobId, req.params.id, 'params.id');
+    const id = parseOrThrow(NotificationJobId, req.params.id, 'params.id');
     const job = await queue.getJob(id);
     if (!job || !(await job.isFailed())) throw new NotFoundError(`Dead letter ${id}`);
     await job.retry('failed');
     res.status(202).json({ id, status: 'retrying' });
   });
 
-  router.post('/watches', async (req, res) => {
-    const watch = parseOrThrow(WatchRequest, req.body, 'body');
-    await watches.add(watch);
-    res.status(201).json(watch);
+  router.post('/watches', guards.customer, async (req, res) => {
+    const { productId } = parseOrThrow(WatchRequest, req.body, 'body');
+    const customerId = principalOf(res).subject;
+    await spendOrRefuse(limits.perCustomer, customerId, `watches for customer ${customerId}`);
+    await spendOrRefuse(limits.perAddress, clientAddress(req), 'watches from this address');
+    await watches.add({ customerId, productId });
+    res.status(201).json({ customerId, productId });
   });
 
   return router;

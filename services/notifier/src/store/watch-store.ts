@@ -1,4 +1,4 @@
-import type { WatchRequest } from '@storefront/contracts';
+import type { Watch } from '@storefront/contracts';
 import type pg from 'pg';
 
 /** Product watches in Postgres: which customers want to hear about which product. */
@@ -6,7 +6,7 @@ export class WatchStore {
   constructor(private readonly db: pg.Pool) {}
 
   /** Add a watch; watching twice is the same as once. */
-  async add(watch: WatchRequest): Promise<void> {
+  async add(watch: Watch): Promise<void> {
     await this.db.query('INSERT INTO watches (customer_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
       watch.customerId,
       watch.productId,

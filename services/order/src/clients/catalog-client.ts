@@ -1,6 +1,6 @@
 import { type OrderItem, type OrderItemInput, ReservationResponse } from '@storefront/contracts';
 import type { Discovery } from '@storefront/redis-kit';
-import { createBreaker, DependencyUnavailableError } from '@storefront/service-kit';
+import { createBreaker, DependencyUnavailableError, type ServiceTokenSigner } from '@storefront/service-kit';
 import type { Registry } from 'prom-client';
 
 /** Catalog's answer to a reservation, as the order domain uses it. */
@@ -23,6 +23,8 @@ export interface CatalogClientOptions {
   resetTimeoutMs?: number;
   /** Where `circuit_breaker_state{breaker="catalog"}` goes. */
   registry: Registry;
+  /** Signs order's service token; catalog's reservation routes refuse calls without one. */
+  credentials: ServiceTokenSigner;
 }
 
 interface Answer {
@@ -109,7 +111,10 @@ export class CatalogClient {
       try {
         res = await fetch(`http://${instance.host}:${instance.port}${path}`, {
           method,
-          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          headers: {
+            authorization: `Bearer ${await this.options.credentials.token('catalog')}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });

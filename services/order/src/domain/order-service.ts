@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { newEvent, type Order, type PlaceOrderRequest } from '@storefront/contracts';
+import { type CustomerId, newEvent, type Order, type PlaceOrderRequest } from '@storefront/contracts';
 import { ConflictError, NotFoundError } from '@storefront/service-kit';
 import type { CatalogClient } from '../clients/catalog-client.js';
 import { type IdempotencyRecord, IntentGoneError, type OrderStore } from '../store/order-store.js';
@@ -16,6 +16,9 @@ export type PlaceOutcome =
   | { outcome: 'key_reused' }
   /** This placement outlived the worst case (its process stalled): its stock was given back, no order. */
   | { outcome: 'too_slow' };
+
+/** An order to place: what the customer asked for, and who asked (the bearer token's subject). */
+export type NewOrder = PlaceOrderRequest & { customerId: CustomerId };
 
 /** The order rules: reserve, store with its outbox event; pay; cancel; expire. */
 export class OrderService {
@@ -36,7 +39,7 @@ export class OrderService {
    * even when Redis (the fast path in front of this) lost its record — a failover, an
    * empty restart, or a crash between this commit and the Redis write.
    */
-  async place(request: PlaceOrderRequest, idempotency?: IdempotencyRecord): Promise<PlaceOutcome> {
+  async place(request: NewOrder, idempotency?: IdempotencyRecord): Promise<PlaceOutcome> {
     if (idempotency) {
       const prior = await this.#placedBefore(request.customerId, idempotency);
       if (prior) return prior;

@@ -1,4 +1,4 @@
-import { keys, OrderId, PlaceOrderRequest } from '@storefront/contracts';
+import { keys, type Order, OrderId, PlaceOrderRequest } from '@storefront/contracts';
 import {
   fingerprint,
   IdempotencyInFlightError,
@@ -7,15 +7,20 @@ import {
   type RateLimiter,
   type StoredResponse,
 } from '@storefront/redis-kit';
+import { clientAddress, spendOrRefuse } from '@storefront/service-defaults';
 import {
   AppError,
+  type AuthGuards,
   ConflictError,
   DependencyUnavailableError,
+  NotFoundError,
+  type Principal,
   parseOrThrow,
+  principalOf,
   toProblem,
   ValidationError,
 } from '@storefront/service-kit';
-import { Router } from 'express';
+import { type Response, Router } from 'express';
 import { z } from 'zod';
 import type { OrderService, PlaceOutcome } from '../domain/order-service.js';
 
@@ -54,9 +59,36 @@ const toResponse = (result: PlaceOutcome, items: { productId: string }[]): Store
   }
 };
 
-/** `/orders`: place (idempotent, rate-limited), read, pay, cancel. */
-export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore, limiter: RateLimiter): Router => {
+/** The limits on placing: per customer (the token's subject) and per client address. */
+export interface OrderLimits {
+  perCustomer: RateLimiter;
+  perAddress: RateLimiter;
+}
+
+/**
+ * An order the caller may see: their own, or any for an admin. Someone else's order is a
+ * 404 like one that does not exist, so ids cannot be probed.
+ */
+const ownedOrder = async (orders: OrderService, res: Response, rawId: string | undefined): Promise<Order> => {
+  const id = parseOrThrow(OrderId, rawId, 'params.id');
+  const principal: Principal = principalOf(res);
+  const order = await orders.get(id);
+  if (order.customerId !== principal.subject && !principal.admin) throw new NotFoundError(`Order ${id}`);
+  return order;
+};
+
+/**
+ * `/orders`: place (idempotent, rate-limited), read, pay, cancel — each for the customer
+ * the bearer token names (`guards.customer`); another customer's order answers 404.
+ */
+export const orderRoutes = (
+  orders: OrderService,
+  idempotency: IdempotencyStore,
+  limits: OrderLimits,
+  guards: Pick<AuthGuards, 'customer'>,
+): Router => {
   const router = Router();
+  router.use('/orders', guards.customer);
 
   router.post('/orders', async (req, res) => {
     const header = req.get('idempotency-key');
@@ -65,20 +97,17 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
     }
     const key = parseOrThrow(IdempotencyKey, header, 'header.idempotency-key');
     const body = parseOrThrow(PlaceOrderRequest, req.body, 'body');
+    const customerId = principalOf(res).subject;
 
     let outcome: Awaited<ReturnType<IdempotencyStore['execute']>>;
     try {
       const fp = fingerprint(body);
       // The claim comes first: a replay costs no rate-limit point, and while Redis cannot
-      // answer, the request fails once (503) instead of waiting on two Redis calls.
-      outcome = await idempotency.execute(keys.order.idempotency(body.customerId, key), fp, async () => {
-        const decision = await limiter.consume(body.customerId);
-        if (!decision.allowed) {
-          throw new AppError(429, 'rate_limited', `Too many orders for customer ${body.customerId}`, {
-            retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
-          });
-        }
-        const placed = await orders.place(body, { key, fingerprint: fp });
+      // answer, the request fails once (503) instead of waiting on more Redis calls.
+      outcome = await idempotency.execute(keys.order.idempotency(customerId, key), fp, async () => {
+        await spendOrRefuse(limits.perCustomer, customerId, `orders for customer ${customerId}`);
+        await spendOrRefuse(limits.perAddress, clientAddress(req), 'orders from this address');
+        const placed = await orders.place({ customerId, items: body.items }, { key, fingerprint: fp });
         // Redis had no record, Postgres had: the key placed this order before.
         if (placed.outcome === 'placed' && placed.replayed) res.setHeader('idempotent-replayed', 'true');
         return toResponse(placed, body.items);
@@ -97,15 +126,17 @@ export const orderRoutes = (orders: OrderService, idempotency: IdempotencyStore,
   });
 
   router.get('/orders/:id', async (req, res) => {
-    res.json(await orders.get(parseOrThrow(OrderId, req.params.id, 'params.id')));
+    res.json(await ownedOrder(orders, res, req.params.id));
   });
 
   router.post('/orders/:id/pay', async (req, res) => {
-    res.json(await orders.pay(parseOrThrow(OrderId, req.params.id, 'params.id')));
+    const { id } = await ownedOrder(orders, res, req.params.id);
+    res.json(await orders.pay(id));
   });
 
   router.post('/orders/:id/cancel', async (req, res) => {
-    res.json(await orders.cancel(parseOrThrow(OrderId, req.params.id, 'params.id')));
+    const { id } = await ownedOrder(orders, res, req.params.id);
+    res.json(await orders.cancel(id));
   });
 
   return router;

@@ -53,4 +53,11 @@ export const migrations: Migration[] = [
       );
       CREATE INDEX order_intents_age ON order_intents (created_at)`,
   },
+  {
+    // An order may total up to 50 items x 1000 units x 100 000 000 cents (5e12): beyond
+    // integer's 2^31-1, which answered 500 after reserving. bigint holds it; pg returns it
+    // as text and the store reads it back as a number (exact below 2^53).
+    id: '006_total_cents_bigint',
+    sql: 'ALTER TABLE orders ALTER COLUMN total_cents TYPE bigint',
+  },
 ];

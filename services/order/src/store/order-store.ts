@@ -7,7 +7,8 @@ interface OrderRow {
   customer_id: string;
   status: OrderStatus;
   items: OrderItem[];
-  total_cents: number;
+  /** bigint: pg hands it over as text. */
+  total_cents: string | number;
   created_at: Date;
   updated_at: Date;
 }
@@ -19,7 +20,7 @@ const toOrder = (row: OrderRow): Order => ({
   customerId: row.customer_id,
   status: row.status,
   items: row.items,
-  totalCents: row.total_cents,
+  totalCents: Number(row.total_cents),
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
 });

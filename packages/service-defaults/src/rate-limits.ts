@@ -1,0 +1,30 @@
+import type { RateLimiter } from '@storefront/redis-kit';
+import { AppError } from '@storefront/service-kit';
+import type { Request, RequestHandler, Response } from 'express';
+
+/**
+ * Spend one of `key`'s points on `limiter`, or refuse: 429 `rate_limited` with `Retry-After`
+ * (the window's reset, at least 1 s). `what` names what was limited in the problem's detail.
+ */
+export const spendOrRefuse = async (limiter: RateLimiter, key: string, what: string): Promise<void> => {
+  const decision = await limiter.consume(key);
+  if (!decision.allowed) {
+    throw new AppError(429, 'rate_limited', `Too many ${what}`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+    });
+  }
+};
+
+/**
+ * The client's address: the socket's peer, or — only when `TRUST_PROXY` says which proxies
+ * to believe — the address they forwarded. Never a header a client could set to dodge a limit.
+ */
+export const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+/** Middleware: spend a point of the key `keyOf` picks (default: the client's address) before the route runs. */
+export const rateLimit =
+  (limiter: RateLimiter, what: string, keyOf: (req: Request, res: Response) => string = clientAddress): RequestHandler =>
+  async (req, res, next) => {
+    await spendOrRefuse(limiter, keyOf(req, res), what);
+    next();
+  };
