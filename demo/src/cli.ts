@@ -7,8 +7,8 @@ import { compose as composeDashboard, type DemoControl, loadDashboardConfig } fr
 import { ServiceHost } from '@storefront/service-defaults';
 import { createLogger, listen, Shutdown } from '@storefront/service-kit';
 import {
-  createTestDatabase,
   createShopCredentials,
+  createTestDatabase,
   type PostgresServer,
   type RedisProcess,
   randomAclPasswords,
@@ -112,12 +112,7 @@ const main = async () => {
   // process) mints the customers' tokens and an admin's; order signs its calls to catalog.
   const credentials = await createShopCredentials();
   const adminToken = await credentials.identity.token('demo-admin', { admin: true, ttlSeconds: 24 * 3600 });
-  const tokens = new Map<string, Promise<string>>();
-  const tokenFor = (customerId: string) => {
-    let token = tokens.get(customerId);
-    if (!token) tokens.set(customerId, (token = credentials.identity.token(customerId)));
-    return token;
-  };
+  const tokenFor = credentials.identity.customer;
   const supervisor = new Supervisor(
     entry,
     (service) => ({

@@ -31,8 +31,19 @@ export interface ScenarioContext {
 const admin = (ctx: ScenarioContext) => ({ authorization: `Bearer ${ctx.adminToken}` });
 /** The `authorization` header of a customer: orders act for the token's subject. */
 const as = async (ctx: ScenarioContext, customerId: string) => ({ authorization: `Bearer ${await ctx.tokenFor(customerId)}` });
-const order = async (ctx: ScenarioContext, instance: string, customerId: string, productId: string, key = `demo-${randomUUID()}`) =>
-  call('POST', `${ctx.url(instance)}/orders`, { items: [{ productId, quantity: 1 }] }, { 'idempotency-key': key, ...(await as(ctx, customerId)) });
+const order = async (
+  ctx: ScenarioContext,
+  instance: string,
+  customerId: string,
+  productId: string,
+  key = `demo-${randomUUID()}`,
+) =>
+  call(
+    'POST',
+    `${ctx.url(instance)}/orders`,
+    { items: [{ productId, quantity: 1 }] },
+    { 'idempotency-key': key, ...(await as(ctx, customerId)) },
+  );
 /** Spread requests over both order instances. */
 const orderInstance = (i: number) => (i % 2 === 0 ? 'order-1' : 'order-2');
 const liveCatalog = (ctx: ScenarioContext) => (ctx.supervisor.isRunning('catalog-1') ? 'catalog-1' : 'catalog-2');
@@ -106,7 +117,9 @@ const flashSale: Step = async (ctx) => {
   await Promise.all(
     answers
       .filter((a) => a.status === 201)
-      .map(async (a, i) => call('POST', `${ctx.url(orderInstance(i))}/orders/${a.body.id}/pay`, undefined, await as(ctx, a.body.customerId))),
+      .map(async (a, i) =>
+        call('POST', `${ctx.url(orderInstance(i))}/orders/${a.body.id}/pay`, undefined, await as(ctx, a.body.customerId)),
+      ),
   );
   return {
     step: 'flash sale',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from '@storefront/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, idemKey, post, type Stack, startStack } from './stack.js';
+import { get, type Stack, startStack } from './stack.js';
 
 const TTL_MS = 1500;
 let stack: Stack;

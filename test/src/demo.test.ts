@@ -128,7 +128,9 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
       expect(page.url()).not.toContain('token=');
       const adminToken = new URL(signInLink).hash.slice('#token='.length);
       // The catalog-1 that was killed and restarted during the scenario has a new id: use the live ones.
-      const live = (await (await fetch(`${dashboard}/api/state`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as {
+      const live = (await (
+        await fetch(`${dashboard}/api/state`, { headers: { authorization: `Bearer ${adminToken}` } })
+      ).json()) as {
         instances: Record<string, { instanceId: string }[]>;
       };
       const liveIds = Object.values(live.instances)

@@ -72,11 +72,18 @@ describe('placing orders', () => {
       [{ items: [{ productId: id, quantity: 1 }], discount: 100 }, 'body.discount'],
     ];
     for (const [body, path] of cases) {
-      const res = await post(`${stack.order[0]!.baseUrl}/orders`, body, { 'idempotency-key': idemKey(), ...(await stack.auth('c')) });
+      const res = await post(`${stack.order[0]!.baseUrl}/orders`, body, {
+        'idempotency-key': idemKey(),
+        ...(await stack.auth('c')),
+      });
       expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
       expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
     }
-    const noKey = await post(`${stack.order[0]!.baseUrl}/orders`, { items: [{ productId: id, quantity: 1 }] }, await stack.auth('c'));
+    const noKey = await post(
+      `${stack.order[0]!.baseUrl}/orders`,
+      { items: [{ productId: id, quantity: 1 }] },
+      await stack.auth('c'),
+    );
     expect(noKey.status).toBe(400);
     expect(noKey.body.errors[0].path).toBe('header.idempotency-key');
     expect(await stack.count('order', 'SELECT count(*) AS n FROM orders')).toBe(before);

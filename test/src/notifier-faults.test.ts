@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { waitFor } from '@storefront/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, idemKey, post, type Stack, startStack } from './stack.js';
+import { get, post, type Stack, startStack } from './stack.js';
 import { startWebhookSink } from './webhook-sink.js';
 
 let stack: Stack;
@@ -27,9 +27,7 @@ afterAll(async () => {
 
 const placeOrders = async (count: number, productId: string, customerPrefix = 'n') => {
   const results = await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      stack.placeOrder(i, `${customerPrefix}-${i}`, [{ productId, quantity: 1 }]),
-    ),
+    Array.from({ length: count }, (_, i) => stack.placeOrder(i, `${customerPrefix}-${i}`, [{ productId, quantity: 1 }])),
   );
   expect(results.every((r) => r.status === 201)).toBe(true);
   return results.map((r) => r.body.id as string);

@@ -23,10 +23,13 @@ describe('order lifecycle', () => {
     expect((await post(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}/cancel`, {}, auth)).status).toBe(409);
     expect((await post(`${stack.order[0]!.baseUrl}/orders/${cancelled.body.id}/cancel`, {}, auth)).body.status).toBe('cancelled');
     await waitFor(async () => (await stack.stockOf(id)) === 4, { description: 'cancelled stock back' });
-    await waitFor(async () => (await get(`${stack.order[1]!.baseUrl}/orders/${expiring.body.id}`, auth)).body.status === 'expired', {
-      timeoutMs: 15_000,
-      description: 'order to expire',
-    });
+    await waitFor(
+      async () => (await get(`${stack.order[1]!.baseUrl}/orders/${expiring.body.id}`, auth)).body.status === 'expired',
+      {
+        timeoutMs: 15_000,
+        description: 'order to expire',
+      },
+    );
     await waitFor(async () => (await stack.stockOf(id)) === 8, { description: 'expired stock back' });
     expect((await get(`${stack.order[0]!.baseUrl}/orders/${paid.body.id}`, auth)).body.status).toBe('paid');
   }, 30_000);

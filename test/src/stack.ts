@@ -70,13 +70,8 @@ export const startStack = async (options: StackOptions = {}) => {
   // A stand-in identity provider and every service's keys, fresh for this stack.
   const credentials = await createShopCredentials();
   const adminToken = await credentials.identity.token('e2e-admin', { admin: true });
-  const tokens = new Map<string, Promise<string>>();
   /** A customer's bearer token (minted once per customer). */
-  const tokenFor = (customerId: string) => {
-    let token = tokens.get(customerId);
-    if (!token) tokens.set(customerId, (token = credentials.identity.token(customerId)));
-    return token;
-  };
+  const tokenFor = credentials.identity.customer;
   const dbs: Record<'catalog' | 'order' | 'notifier', TestDatabase> = {
     catalog: await createTestDatabase(inject('postgresUrl'), 'catalog'),
     order: await createTestDatabase(inject('postgresUrl'), 'order'),
@@ -156,7 +151,11 @@ export const startStack = async (options: StackOptions = {}) => {
     },
     /** POST /orders as `customerId` (their token) on order instance `index % 2` with a fresh (or given) Idempotency-Key. */
     async placeOrder(index: number, customerId: string, items: { productId: string; quantity: number }[], key = idemKey()) {
-      return post(`${order[index % 2]!.baseUrl}/orders`, { items }, { 'idempotency-key': key, ...(await stack.auth(customerId)) });
+      return post(
+        `${order[index % 2]!.baseUrl}/orders`,
+        { items },
+        { 'idempotency-key': key, ...(await stack.auth(customerId)) },
+      );
     },
     /** Stock as catalog's database has it (the truth, not a cache). */
     stockOf(productId: string) {

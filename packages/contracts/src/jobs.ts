@@ -27,7 +27,10 @@ export const NOTIFICATION_JOB_OPTIONS = {
  */
 export const NotificationJobId = z
   .string()
-  .regex(/^notify-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, 'must be a notification job id (notify-<event uuid>-<customer id>)');
+  .regex(
+    /^notify-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/,
+    'must be a notification job id (notify-<event uuid>-<customer id>)',
+  );
 
 /** BullMQ job ids are derived from what they are about, so a re-driven outbox row cannot enqueue twice. */
 export const jobIds = {

@@ -307,7 +307,9 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   auth(needs: { identity?: boolean; services?: boolean } = { identity: true }): AuthGuards {
     const { AUTH_JWKS, AUTH_JWKS_URL, TRUSTED_SERVICE_KEYS } = this.config;
     if (needs.identity && !AUTH_JWKS && !AUTH_JWKS_URL) {
-      throw new ConfigError(`Invalid configuration: ${this.service} needs AUTH_JWKS or AUTH_JWKS_URL (the identity provider's keys)`);
+      throw new ConfigError(
+        `Invalid configuration: ${this.service} needs AUTH_JWKS or AUTH_JWKS_URL (the identity provider's keys)`,
+      );
     }
     if (needs.services && !TRUSTED_SERVICE_KEYS) {
       throw new ConfigError(`Invalid configuration: ${this.service} needs TRUSTED_SERVICE_KEYS (its callers' public keys)`);
@@ -339,7 +341,10 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   /** Signs this service's tokens for calls to other services (`SERVICE_SIGNING_KEY`; start fails without it). */
   serviceTokens(): ServiceTokenSigner {
     const key = this.config.SERVICE_SIGNING_KEY;
-    if (!key) throw new ConfigError(`Invalid configuration: ${this.service} needs SERVICE_SIGNING_KEY (its private key for service tokens)`);
+    if (!key)
+      throw new ConfigError(
+        `Invalid configuration: ${this.service} needs SERVICE_SIGNING_KEY (its private key for service tokens)`,
+      );
     this.#signer ??= new ServiceTokenSigner(this.service, key);
     return this.#signer;
   }

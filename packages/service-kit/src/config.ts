@@ -59,7 +59,12 @@ const json = <T extends z.ZodType>(schema: T) =>
       }
     })
     .pipe(schema);
-const jwkShape = z.looseObject({ kty: z.string(), kid: z.string().optional(), alg: z.string().optional(), d: z.string().optional() });
+const jwkShape = z.looseObject({
+  kty: z.string(),
+  kid: z.string().optional(),
+  alg: z.string().optional(),
+  d: z.string().optional(),
+});
 /** A private JWK (JSON) — it has the `d` member. */
 const privateJwk = json(jwkShape.refine((k) => k.d !== undefined, 'must be a private JWK (with "d")'));
 /** A JWK Set (JSON) of public keys only: a verifier must never hold what could sign. */

@@ -1,10 +1,11 @@
 import { Writable } from 'node:stream';
+import { createIdentity, createServiceKeys, type Identity, type ServiceKeys } from '@storefront/testing';
 import type { Express } from 'express';
 import { pino } from 'pino';
 import request from 'supertest';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { requireBearer } from './auth.js';
+import { createAuthGuards, IdentityVerifier, ServiceTokenSigner, ServiceTokenVerifier } from './auth/index.js';
 import { ConflictError, DependencyUnavailableError } from './errors.js';
 import { Health } from './health.js';
 import { createServiceApp } from './http-app.js';
@@ -13,6 +14,13 @@ import { createMetrics } from './metrics.js';
 import { parseOrThrow } from './validate.js';
 
 const Body = z.strictObject({ name: z.string().min(1), quantity: z.number().int().min(1) });
+
+let identity: Identity;
+let serviceKeys: ServiceKeys;
+beforeAll(async () => {
+  identity = await createIdentity();
+  serviceKeys = await createServiceKeys(['order', 'notifier']);
+});
 
 const build = (logLines: string[] = []) => {
   const sink = new Writable({
@@ -24,6 +32,16 @@ const build = (logLines: string[] = []) => {
   const logger = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
   const health = new Health();
   const metrics = createMetrics('test');
+  const guards = createAuthGuards({
+    identity: new IdentityVerifier({
+      issuer: identity.env.AUTH_ISSUER,
+      audience: identity.env.AUTH_AUDIENCE,
+      keys: JSON.parse(identity.env.AUTH_JWKS),
+    }),
+    // This "catalog" trusts order and notifier, but its internal route admits order only.
+    services: new ServiceTokenVerifier('catalog', JSON.parse(serviceKeys.trusted('order', 'notifier'))),
+    registry: metrics.registry,
+  });
   const app = createServiceApp({
     logger,
     metrics,
@@ -34,8 +52,14 @@ const build = (logLines: string[] = []) => {
         const body = parseOrThrow(Body, req.body, 'body');
         res.status(201).json(body);
       });
-      a.post('/admin', requireBearer('a-very-secret-token'), (_req, res) => {
+      a.post('/admin', guards.admin, (_req, res) => {
         res.json({ ok: true });
+      });
+      a.post('/internal', guards.service('order'), (_req, res) => {
+        res.json({ ok: true });
+      });
+      a.get('/things/:id', (req, res) => {
+        res.json({ id: req.params.id });
       });
       a.get('/conflict', () => {
         throw new ConflictError('Not enough stock for sku-1', 'insufficient_stock', { extensions: { productId: 'sku-1' } });
@@ -54,8 +78,9 @@ const build = (logLines: string[] = []) => {
 describe('createServiceApp', () => {
   let app: Express;
   let health: Health;
+  let metrics: ReturnType<typeof createMetrics>;
   beforeEach(() => {
-    ({ app, health } = build());
+    ({ app, health, metrics } = build());
   });
 
   it('answers a malformed JSON body with 400 problem+json', async () => {
@@ -106,10 +131,87 @@ describe('createServiceApp', () => {
     expect(res.headers['content-type']).toMatch(/problem\+json/);
   });
 
-  it('rejects admin routes without the bearer token', async () => {
-    expect((await request(app).post('/admin')).status).toBe(401);
-    expect((await request(app).post('/admin').set('authorization', 'Bearer wrong')).status).toBe(401);
-    expect((await request(app).post('/admin').set('authorization', 'Bearer a-very-secret-token')).status).toBe(200);
+  it('admits admin routes for the admin role only: 401 (with WWW-Authenticate) without a valid token, 403 without the role', async () => {
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    const missing = await request(app).post('/admin');
+    expect(missing.status).toBe(401);
+    expect(missing.headers['www-authenticate']).toBe('Bearer');
+    expect((await request(app).post('/admin').set(bearer('wrong'))).status).toBe(401);
+    const expired = await identity.token('root', { admin: true, ttlSeconds: -60 });
+    expect((await request(app).post('/admin').set(bearer(expired))).status).toBe(401);
+    const otherAudience = await identity.token('root', { admin: true, audience: 'someone-else' });
+    expect((await request(app).post('/admin').set(bearer(otherAudience))).status).toBe(401);
+    const customer = await request(app)
+      .post('/admin')
+      .set(bearer(await identity.token('c-1')));
+    expect(customer.status).toBe(403);
+    expect(customer.body.code).toBe('forbidden');
+    expect(
+      (
+        await request(app)
+          .post('/admin')
+          .set(bearer(await identity.token('root', { admin: true })))
+      ).status,
+    ).toBe(200);
+    expect(await metrics.registry.metrics()).toMatch(/auth_refused_total\{guard="admin",reason="forbidden"[^}]*\} 1/);
+  });
+
+  it('admits internal routes for the allowed service only: 403 for another trusted service, 401 for a customer', async () => {
+    const from = (service: string, audience = 'catalog') =>
+      new ServiceTokenSigner(service, JSON.parse(serviceKeys.signingKey(service))).token(audience);
+    const bearer = async (token: Promise<string>) => ({ authorization: `Bearer ${await token}` });
+    expect(
+      (
+        await request(app)
+          .post('/internal')
+          .set(await bearer(from('order')))
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(app)
+          .post('/internal')
+          .set(await bearer(from('notifier')))
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await request(app)
+          .post('/internal')
+          .set(await bearer(from('order', 'notifier')))
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await request(app)
+          .post('/internal')
+          .set(await bearer(identity.token('order', { admin: true })))
+      ).status,
+    ).toBe(401);
+    expect((await request(app).post('/internal')).status).toBe(401);
+  });
+
+  it('answers a malformed %-escape in a path parameter with 400, not 500', async () => {
+    for (const path of ['/things/%', '/things/%E0', '/things/%zz']) {
+      const res = await request(app).get(path);
+      expect(res.status, path).toBe(400);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+    }
+  });
+
+  it('answers a body whose Content-Encoding lies with 400, and an unknown encoding with 415', async () => {
+    const lying = await request(app)
+      .post('/things')
+      .set('content-type', 'application/json')
+      .set('content-encoding', 'gzip')
+      .send('{"name":"a"}');
+    expect(lying.status).toBe(400);
+    const unknown = await request(app)
+      .post('/things')
+      .set('content-type', 'application/json')
+      .set('content-encoding', 'br2')
+      .send('{}');
+    expect(unknown.status).toBe(415);
   });
 
   it('reuses a sane incoming x-request-id and makes one otherwise', async () => {
@@ -150,13 +252,29 @@ describe('createServiceApp', () => {
 });
 
 describe('logging', () => {
-  it('redacts the authorization header from request logs', async () => {
+  it('redacts every credential-bearing header from request logs, whatever its name', async () => {
     const lines: string[] = [];
     const { app } = build(lines);
-    await request(app).post('/admin').set('authorization', 'Bearer a-very-secret-token');
+    await request(app)
+      .post('/admin')
+      .set('authorization', 'Bearer a-very-secret-token')
+      .set('x-admin-token', 'secret-in-x-admin-token')
+      .set('x-api-key', 'secret-in-x-api-key')
+      .set('proxy-authorization', 'Basic secret-in-proxy-auth')
+      .set('cookie', 'storefront_session=secret-in-cookie')
+      .set('x-trace', 'not-a-secret');
     const logged = lines.join('');
     expect(logged).toContain('[redacted]');
-    expect(logged).not.toContain('a-very-secret-token');
+    for (const secret of [
+      'a-very-secret-token',
+      'secret-in-x-admin-token',
+      'secret-in-x-api-key',
+      'secret-in-proxy-auth',
+      'secret-in-cookie',
+    ]) {
+      expect(logged).not.toContain(secret);
+    }
+    expect(logged).toContain('not-a-secret');
   });
 });
 

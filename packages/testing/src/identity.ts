@@ -12,12 +12,19 @@ export interface Identity {
   privateJwk: string;
   /** A token whose subject is `subject`, with the admin role if asked; valid `ttlSeconds` (default 1 h). */
   token(subject: string, options?: { admin?: boolean; ttlSeconds?: number; audience?: string }): Promise<string>;
+  /** `subject`'s customer token (1 h), minted once and reused: what a load or a test suite sends per customer. */
+  customer(subject: string): Promise<string>;
 }
 
 const keyPair = async (kid: string) => {
   const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const meta = { kid, alg: 'EdDSA', use: 'sig' };
-  return { publicKey, privateKey, publicJwk: { ...(await exportJWK(publicKey)), ...meta }, privateJwk: { ...(await exportJWK(privateKey)), ...meta } };
+  return {
+    publicKey,
+    privateKey,
+    publicJwk: { ...(await exportJWK(publicKey)), ...meta },
+    privateJwk: { ...(await exportJWK(privateKey)), ...meta },
+  };
 };
 
 /**
@@ -26,7 +33,8 @@ const keyPair = async (kid: string) => {
  */
 export const createIdentity = async (): Promise<Identity> => {
   const pair = await keyPair('storefront-demo-1');
-  return {
+  const customers = new Map<string, Promise<string>>();
+  const identity: Identity = {
     env: { AUTH_JWKS: JSON.stringify({ keys: [pair.publicJwk] }), AUTH_ISSUER: DEMO_ISSUER, AUTH_AUDIENCE: DEMO_AUDIENCE },
     privateJwk: JSON.stringify(pair.privateJwk),
     token: (subject, { admin = false, ttlSeconds = 3600, audience = DEMO_AUDIENCE } = {}) =>
@@ -38,7 +46,16 @@ export const createIdentity = async (): Promise<Identity> => {
         .setIssuedAt()
         .setExpirationTime(`${ttlSeconds}s`)
         .sign(pair.privateKey),
+    customer: (subject) => {
+      let token = customers.get(subject);
+      if (!token) {
+        token = identity.token(subject);
+        customers.set(subject, token);
+      }
+      return token;
+    },
   };
+  return identity;
 };
 
 /** One key pair per calling service: its private JWK (`SERVICE_SIGNING_KEY`) and its public one. */

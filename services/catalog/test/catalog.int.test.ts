@@ -1,18 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { createRedis, RedisLock } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
-import { createPool } from '@storefront/service-kit';
-import { createTestDatabase, type TestDatabase } from '@storefront/testing';
+import { createPool, ServiceTokenSigner } from '@storefront/service-kit';
+import {
+  createServiceKeys,
+  createShopCredentials,
+  createTestDatabase,
+  type ShopCredentials,
+  type TestDatabase,
+} from '@storefront/testing';
 import type { Express } from 'express';
 import type pg from 'pg';
 import { pino } from 'pino';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { compose } from '../src/compose.js';
 import { type CatalogConfig, databaseSessionLimits, loadCatalogConfig } from '../src/config.js';
 
-const ADMIN = 'test-admin-token-0123456789';
-const auth = { authorization: `Bearer ${ADMIN}` };
+let credentials: ShopCredentials;
+/** An admin's `authorization` header. */
+let auth: { authorization: string };
+/** Order's service token (the only caller reservations accept), renewed before each test. */
+let fromOrder: { authorization: string };
+let orderSigner: ServiceTokenSigner;
+beforeEach(async () => {
+  fromOrder = { authorization: `Bearer ${await orderSigner.token('catalog')}` };
+});
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -23,7 +36,7 @@ const instance = async (env: Record<string, string> = {}): Promise<Express> => {
   const config = loadCatalogConfig({
     REDIS_URL: inject('redisUrl'),
     DATABASE_URL: db.url,
-    ADMIN_TOKEN: ADMIN,
+    ...credentials.env.catalog,
     // The 60-reservation race queues behind one SKU lock: give waiters room.
     STOCK_LOCK_WAIT: '20s',
     ...env,
@@ -36,6 +49,9 @@ const instance = async (env: Record<string, string> = {}): Promise<Express> => {
 let a: Express;
 let b: Express;
 beforeAll(async () => {
+  credentials = await createShopCredentials();
+  auth = { authorization: `Bearer ${await credentials.identity.token('catalog-admin', { admin: true })}` };
+  orderSigner = new ServiceTokenSigner('order', JSON.parse(credentials.env.order.SERVICE_SIGNING_KEY!));
   db = await createTestDatabase(inject('postgresUrl'), 'catalog');
   [a, b] = [await instance(), await instance()];
   pool = createPool(db.url);
@@ -91,11 +107,22 @@ describe('products', () => {
     expect(res.headers['content-type']).toMatch(/problem\+json/);
   });
 
-  it('requires the admin token for writes', async () => {
-    expect((await request(a).post('/products').send({ id: 'x', name: 'x', priceCents: 1 })).status).toBe(401);
+  it('requires the admin role for writes: 401 without a valid token, 403 for a customer, and writes nothing', async () => {
+    const id = sku();
+    const customer = { authorization: `Bearer ${await credentials.identity.token('just-a-customer')}` };
+    const foreign = await createShopCredentials(); // a token signed by a key catalog does not trust
+    const forged = { authorization: `Bearer ${await foreign.identity.token('catalog-admin', { admin: true })}` };
+    const product = { id, name: 'x', priceCents: 1, stock: 1 };
+    expect((await request(a).post('/products').send(product)).status).toBe(401);
+    expect((await request(a).post('/products').set(forged).send(product)).status).toBe(401);
+    const refused = await request(a).post('/products').set(customer).send(product);
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('forbidden');
     expect((await request(a).patch('/products/x').set({ authorization: 'Bearer nope' }).send({ priceCents: 1 })).status).toBe(
       401,
     );
+    expect((await request(a).post(`/products/${id}/restock`).set(customer).send({ quantity: 5 })).status).toBe(403);
+    expect(await stockOf(id)).toBeUndefined();
   });
 
   it('rejects bad product input naming the field, and writes nothing', async () => {
@@ -119,6 +146,32 @@ describe('products', () => {
 });
 
 describe('reservations', () => {
+  it('accept only order’s service token: 401 without one, with an admin’s, with an untrusted key or another audience; no stock touched', async () => {
+    const id = await createProduct(5);
+    const body = { orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] };
+    const keys = await createServiceKeys(['order']);
+    // A key catalog does not trust, even under order's name.
+    const impostor = new ServiceTokenSigner('order', JSON.parse(keys.signingKey('order')));
+    const refusals = [
+      await request(a).post('/reservations').send(body),
+      await request(a).post('/reservations').set(auth).send(body),
+      await request(a)
+        .post('/reservations')
+        .set({ authorization: `Bearer ${await impostor.token('catalog')}` })
+        .send(body),
+      await request(a).delete(`/reservations/${body.orderId}`),
+      await request(a).delete(`/reservations/${body.orderId}`).set(auth),
+    ];
+    expect(refusals.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
+    expect(refusals[0]!.headers['www-authenticate']).toBe('Bearer');
+    // Order's token for another audience is not a token for catalog.
+    const forNotifier = { authorization: `Bearer ${await orderSigner.token('notifier')}` };
+    expect((await request(a).post('/reservations').set(forNotifier).send(body)).status).toBe(401);
+    expect(await stockOf(id)).toBe(5);
+    expect((await request(a).post('/reservations').set(fromOrder).send(body)).status).toBe(201);
+    expect(await stockOf(id)).toBe(4);
+  });
+
   it('reserves all items, returns the first result for a repeated orderId, and releases idempotently', async () => {
     const [p1, p2] = [await createProduct(5, 100), await createProduct(5, 250)];
     const orderId = randomUUID();
@@ -129,7 +182,7 @@ describe('reservations', () => {
         { productId: p1, quantity: 1 },
       ],
     };
-    const first = await request(a).post('/reservations').send(body);
+    const first = await request(a).post('/reservations').set(fromOrder).send(body);
     expect(first.status).toBe(201);
     expect(first.body.items).toEqual(
       expect.arrayContaining([
@@ -137,22 +190,23 @@ describe('reservations', () => {
         { productId: p2, quantity: 2, unitPriceCents: 250 },
       ]),
     );
-    const repeat = await request(b).post('/reservations').send(body);
+    const repeat = await request(b).post('/reservations').set(fromOrder).send(body);
     expect(repeat.body).toEqual(first.body);
     expect([await stockOf(p1), await stockOf(p2)]).toEqual([4, 3]);
     expect((await request(b).get(`/products/${p1}`)).body.stock).toBe(4);
 
-    expect((await request(a).delete(`/reservations/${orderId}`)).status).toBe(204);
-    expect((await request(b).delete(`/reservations/${orderId}`)).status).toBe(204);
+    expect((await request(a).delete(`/reservations/${orderId}`).set(fromOrder)).status).toBe(204);
+    expect((await request(b).delete(`/reservations/${orderId}`).set(fromOrder)).status).toBe(204);
     expect([await stockOf(p1), await stockOf(p2)]).toEqual([5, 5]);
   });
 
   it('refuses a reservation that arrives after its order was released (no orphaned stock)', async () => {
     const id = await createProduct(5);
     const orderId = randomUUID();
-    expect((await request(a).delete(`/reservations/${orderId}`)).status).toBe(204);
+    expect((await request(a).delete(`/reservations/${orderId}`).set(fromOrder)).status).toBe(204);
     const late = await request(b)
       .post('/reservations')
+      .set(fromOrder)
       .send({ orderId, items: [{ productId: id, quantity: 2 }] });
     expect(late.status).toBe(409);
     expect(await stockOf(id)).toBe(5);
@@ -162,6 +216,7 @@ describe('reservations', () => {
     const [plenty, scarce] = [await createProduct(10), await createProduct(1)];
     const res = await request(a)
       .post('/reservations')
+      .set(fromOrder)
       .send({
         orderId: randomUUID(),
         items: [
@@ -180,6 +235,7 @@ describe('reservations', () => {
       Array.from({ length: 60 }, (_, i) =>
         request(i % 2 ? a : b)
           .post('/reservations')
+          .set(fromOrder)
           .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] }),
       ),
     );
@@ -194,6 +250,7 @@ describe('reservations', () => {
     const reserve = (app: Express) =>
       request(app)
         .post('/reservations')
+        .set(fromOrder)
         .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] });
     for (let i = 0; i < 3; i++) expect((await reserve(a)).status).toBe(201);
     const stored = Number((await pool.query('SELECT fence FROM products WHERE id = $1', [id])).rows[0].fence);
@@ -219,6 +276,7 @@ describe('reservations', () => {
     const reserve = (app: Express, productIds: string[]) =>
       request(app)
         .post('/reservations')
+        .set(fromOrder)
         .send({ orderId: randomUUID(), items: productIds.map((productId) => ({ productId, quantity: 1 })) });
     // Enough history that one retry's fresh leases are still behind on the other keys.
     for (let i = 0; i < 4; i++) expect((await reserve(a, ids)).status).toBe(201);
@@ -243,6 +301,7 @@ describe('reservations', () => {
       const started = performance.now();
       const res = await request(impatient)
         .post('/reservations')
+        .set(fromOrder)
         .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] });
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
@@ -263,7 +322,7 @@ describe('reservations', () => {
     // transaction stays open. It runs with catalog's own session limits.
     const stalledPool = createPool(db.url, {
       max: 1,
-      ...databaseSessionLimits(loadCatalogConfig({ ...env, DATABASE_URL: db.url, ADMIN_TOKEN: ADMIN })),
+      ...databaseSessionLimits(loadCatalogConfig({ ...env, DATABASE_URL: db.url, ...credentials.env.catalog })),
     });
     stalledPool.on('error', () => {});
     const stalled = await stalledPool.connect();
@@ -274,6 +333,7 @@ describe('reservations', () => {
       const started = performance.now();
       const res = await request(healthy)
         .post('/reservations')
+        .set(fromOrder)
         .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 2 }] });
       const tookMs = performance.now() - started;
       expect(res.status).toBe(201);
@@ -290,6 +350,7 @@ describe('reservations', () => {
   it('rejects bad reservation input naming the field', async () => {
     const res = await request(a)
       .post('/reservations')
+      .set(fromOrder)
       .send({ orderId: 'not-a-uuid', items: [{ productId: 'a', quantity: 0 }] });
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.orderId', 'body.items.0.quantity']);

@@ -131,7 +131,7 @@ const start = async () => {
   const res = await fetch('/api/session');
   const session = res.status === 200 ? await res.json() : null;
   showSession(session);
-  if (session) void start();
+  if (session) connect();
 };
 
 $('signin-form').addEventListener('submit', async (event) => {

@@ -48,7 +48,9 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
       app.use(apiRoutes(state, control, refreshMs, guards));
       // Signed-in users see the queues; only the admin role gets a board that can change them
       // (the read-only one refuses every write with 405 on the server, not just in its UI).
-      app.use('/queues', guards.customer, (req, res, next) => (principalOf(res).admin ? boards.writable : boards.readOnly)(req, res, next));
+      app.use('/queues', guards.customer, (req, res, next) =>
+        (principalOf(res).admin ? boards.writable : boards.readOnly)(req, res, next),
+      );
     },
     // Bull Board's UI bootstraps with an inline script; the dashboard page itself needs none.
     { securityHeaders: { contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } } } },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { jobIds, NOTIFICATION_JOB_OPTIONS, type NotificationJob, newEvent } from '@storefront/contracts';
 import { ServiceHost } from '@storefront/service-defaults';
-import { createTestDatabase, type TestDatabase, waitFor } from '@storefront/testing';
+import { createShopCredentials, createTestDatabase, type ShopCredentials, type TestDatabase, waitFor } from '@storefront/testing';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -38,8 +38,16 @@ let db: TestDatabase;
 let sink: Awaited<ReturnType<typeof startWebhookSink>>;
 let host: ServiceHost<NotifierConfig>;
 let notifier: Awaited<ReturnType<typeof compose>>;
+let credentials: ShopCredentials;
+let adminToken: Promise<string> | undefined;
+/** `customerId`'s `authorization` header (`'admin'`: an admin's). */
+const as = async (customerId: string) => {
+  adminToken ??= credentials.identity.token('admin', { admin: true });
+  return { authorization: `Bearer ${await (customerId === 'admin' ? adminToken : credentials.identity.customer(customerId))}` };
+};
 
 beforeAll(async () => {
+  credentials = await createShopCredentials();
   db = await createTestDatabase(inject('postgresUrl'), 'notifier');
   sink = await startWebhookSink();
   const config = loadNotifierConfig({
@@ -47,6 +55,8 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     NOTIFY_WEBHOOK_URL: sink.url,
     NOTIFY_STALLED_INTERVAL: '2s',
+    WATCH_RATE_LIMIT_PER_MINUTE: '5',
+    ...credentials.env.notifier,
   });
   host = new ServiceHost({ service: 'notifier', config, logger: pino({ level: 'silent' }) });
   notifier = await compose(host);
@@ -67,7 +77,11 @@ const notificationFor = (customerId: string, causeEventId = randomUUID()) =>
     message: 'Your order is reserved; pay to confirm it.',
   });
 const recorded = async (customerId: string) =>
-  (await request(notifier.app).get(`/notifications?customerId=${customerId}`)).body.items as { channel: string }[];
+  (
+    await request(notifier.app)
+      .get('/notifications')
+      .set(await as(customerId))
+  ).body.items as { channel: string }[];
 
 describe('notification delivery', () => {
   it('records a notification once when the same cause is enqueued twice under different job ids; the webhook sees one key', async () => {
@@ -115,23 +129,61 @@ describe('notification delivery', () => {
       removeOnFail: false,
     });
     await waitFor(async () => (await notifier.queue.getJob(id))?.isFailed(), { description: 'the job to run out of attempts' });
-    const dead = await request(notifier.app).get('/dead-letters');
+    const admin = await as('admin');
+    // Dead letters are the admin's: 401 without a token, 403 for a customer (even the one they are about).
+    expect((await request(notifier.app).get('/dead-letters')).status).toBe(401);
+    expect(
+      (
+        await request(notifier.app)
+          .get('/dead-letters')
+          .set(await as('n-dead'))
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await request(notifier.app)
+          .post(`/dead-letters/${encodeURIComponent(id)}/retry`)
+          .set(await as('n-dead'))
+      ).status,
+    ).toBe(403);
+    expect(await notifier.queue.getJob(id).then((j) => j?.isFailed())).toBe(true);
+    const dead = await request(notifier.app).get('/dead-letters').set(admin);
     expect(dead.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ id, attemptsMade: 2 })]));
     expect(await recorded('n-dead')).toEqual([]);
-    const retry = await request(notifier.app).post(`/dead-letters/${encodeURIComponent(id)}/retry`);
+    const retry = await request(notifier.app)
+      .post(`/dead-letters/${encodeURIComponent(id)}/retry`)
+      .set(admin);
     expect(retry.status).toBe(202);
     await waitFor(async () => (await recorded('n-dead')).length === 1, { description: 'the re-driven delivery' });
-    expect((await request(notifier.app).post('/dead-letters/no-such-job/retry')).status).toBe(404);
+    const absent = jobIds.notification(randomUUID(), 'n-nobody');
+    expect((await request(notifier.app).post(`/dead-letters/${absent}/retry`).set(admin)).status).toBe(404);
+    // Names of the queue's other keys (once WRONGTYPE, a 500) are not job ids: 400 naming the rule.
+    for (const key of ['meta', 'events', 'wait', 'id']) {
+      const res = await request(notifier.app).post(`/dead-letters/${key}/retry`).set(admin);
+      expect(res.status, key).toBe(400);
+      expect(res.body.errors[0].path).toBe('params.id');
+    }
   });
 });
 
 describe('watches', () => {
   it('notifies each watcher once when a product’s price drops on pub/sub, and ignores a rise', async () => {
     for (const customerId of ['w-1', 'w-2']) {
-      const res = await request(notifier.app).post('/watches').send({ customerId, productId: 'sku-watched' });
+      const res = await request(notifier.app)
+        .post('/watches')
+        .set(await as(customerId))
+        .send({ productId: 'sku-watched' });
       expect(res.status).toBe(201);
+      expect(res.body).toEqual({ customerId, productId: 'sku-watched' });
     }
-    expect((await request(notifier.app).post('/watches').send({ customerId: 'w-1' })).status).toBe(400);
+    expect(
+      (
+        await request(notifier.app)
+          .post('/watches')
+          .set(await as('w-1'))
+          .send({})
+      ).status,
+    ).toBe(400);
     const events = await host.events();
     const update = (priceCents: number, previousPriceCents: number) =>
       events.publish(newEvent('product.updated', { productId: 'sku-watched', version: 2, priceCents, previousPriceCents }));
@@ -144,5 +196,60 @@ describe('watches', () => {
       .filter((r) => r.body.productId === 'sku-watched')
       .map((r) => `${r.body.customerId} ${r.body.kind}`);
     expect(kinds.sort()).toEqual(['w-1 price.dropped', 'w-2 price.dropped']);
+  });
+});
+
+describe('who may list notifications and add watches', () => {
+  it("lists only the caller's own notifications; naming another customer is 403; an admin names anyone", async () => {
+    await notifier.queue.add('notify', notificationFor('own-a'), { ...NOTIFICATION_JOB_OPTIONS });
+    await waitFor(async () => (await recorded('own-a')).length === 1, { description: 'own-a notified' });
+    expect((await request(notifier.app).get('/notifications')).status).toBe(401);
+    expect(
+      (
+        await request(notifier.app)
+          .get('/notifications')
+          .set(await as('own-b'))
+      ).body.items,
+    ).toEqual([]);
+    const snoop = await request(notifier.app)
+      .get('/notifications?customerId=own-a')
+      .set(await as('own-b'));
+    expect(snoop.status).toBe(403);
+    expect(
+      (
+        await request(notifier.app)
+          .get('/notifications?customerId=own-a')
+          .set(await as('admin'))
+      ).body.items,
+    ).toHaveLength(1);
+    expect(
+      (
+        await request(notifier.app)
+          .get('/notifications')
+          .set(await as('admin'))
+      ).status,
+    ).toBe(400);
+  });
+
+  it('adds watches for the token’s customer only (401 without one), limited per customer with 429', async () => {
+    expect((await request(notifier.app).post('/watches').send({ productId: 'sku-x' })).status).toBe(401);
+    const body = await request(notifier.app)
+      .post('/watches')
+      .set(await as('w-any'))
+      .send({ customerId: 'w-victim', productId: 'sku-x' });
+    expect(body.status).toBe(400);
+    expect(body.body.errors[0].path).toBe('body.customerId');
+    const statuses = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push(
+        (
+          await request(notifier.app)
+            .post('/watches')
+            .set(await as('w-greedy'))
+            .send({ productId: `sku-${i}` })
+        ).status,
+      );
+    }
+    expect(statuses).toEqual([201, 201, 201, 201, 201, 429]);
   });
 });

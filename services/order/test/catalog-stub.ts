@@ -7,6 +7,8 @@ export interface StubCall {
   method: string;
   path: string;
   body: { orderId?: string; items?: { productId: string; quantity: number }[] } | undefined;
+  /** The `authorization` header order sent (its service token). */
+  authorization: string | undefined;
 }
 
 /** How the stub answers `POST /reservations`. */
@@ -34,7 +36,7 @@ export const startCatalogStub = async (redisUrl: string) => {
   let mode: StubMode = { kind: 'reserve', unitPriceCents: 250 };
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
-    calls.push({ method: req.method ?? '', path: req.url ?? '', body });
+    calls.push({ method: req.method ?? '', path: req.url ?? '', body, authorization: req.headers.authorization });
     const json = (status: number, payload: unknown, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type }).end(JSON.stringify(payload));
     };

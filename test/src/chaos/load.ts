@@ -110,7 +110,10 @@ export const startLoad = (options: LoadOptions) => {
         request.orderIds.push(String((body as { id?: unknown }).id));
         placedCount++;
         if (payEvery > 0 && placedCount % payEvery === 0) {
-          const paid = await attempt(`${target}/orders/${request.orderIds[0]}/pay`, { method: 'POST', headers: { authorization } });
+          const paid = await attempt(`${target}/orders/${request.orderIds[0]}/pay`, {
+            method: 'POST',
+            headers: { authorization },
+          });
           request.paid = paid.attempt.status === 200;
         }
         return;

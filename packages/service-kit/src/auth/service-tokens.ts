@@ -1,4 +1,4 @@
-import { importJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT, createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, importJWK, type JSONWebKeySet, type JWK, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import { UnauthorizedError } from '../errors.js';
 
 /** How long a service token is valid. Short: a leaked one is soon useless, and nothing revokes it. */

@@ -36,7 +36,12 @@ export const refuseCrossSite: RequestHandler = (req, res, next) => {
   if (SAFE_METHODS.has(req.method)) return next();
   const site = req.get('sec-fetch-site');
   const origin = req.get('origin');
-  const sameOrigin = site !== undefined ? site === 'same-origin' || site === 'none' : origin !== undefined ? hostOf(origin) === req.get('host') : undefined;
+  const sameOrigin =
+    site !== undefined
+      ? site === 'same-origin' || site === 'none'
+      : origin !== undefined
+        ? hostOf(origin) === req.get('host')
+        : undefined;
   if (sameOrigin === false || (sameOrigin === undefined && res.locals.viaCookie === true)) {
     throw new ForbiddenError('Cross-site request refused: state-changing requests must come from the dashboard page');
   }
@@ -61,7 +66,8 @@ export const sessionRoutes = (guards: Pick<AuthGuards, 'customer'>): Router => {
   const router = Router();
   const tokenFromBody: RequestHandler = (req, _res, next) => {
     const parsed = SignIn.safeParse(req.body);
-    if (!parsed.success) throw new ValidationError([{ path: 'body.token', message: 'is required (the bearer token to sign in with)' }]);
+    if (!parsed.success)
+      throw new ValidationError([{ path: 'body.token', message: 'is required (the bearer token to sign in with)' }]);
     req.headers.authorization = `Bearer ${parsed.data.token}`;
     next();
   };

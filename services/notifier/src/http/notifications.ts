@@ -1,7 +1,14 @@
 import { type NotificationJob, NotificationJobId, NotificationQuery, WatchRequest } from '@storefront/contracts';
 import type { RateLimiter } from '@storefront/redis-kit';
 import { clientAddress, spendOrRefuse } from '@storefront/service-defaults';
-import { type AuthGuards, ForbiddenError, NotFoundError, parseOrThrow, principalOf, ValidationError } from '@storefront/service-kit';
+import {
+  type AuthGuards,
+  ForbiddenError,
+  NotFoundError,
+  parseOrThrow,
+  principalOf,
+  ValidationError,
+} from '@storefront/service-kit';
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import type { Delivery } from '../domain/delivery.js';
@@ -38,7 +45,7 @@ export const notifierRoutes = (
       return;
     }
     if (query.customerId !== undefined && query.customerId !== principal.subject) {
-      throw new ForbiddenError("A customer may list only their own notifications");
+      throw new ForbiddenError('A customer may list only their own notifications');
     }
     res.json({ items: await delivery.list({ ...query, customerId: principal.subject }) });
   });
