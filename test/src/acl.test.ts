@@ -84,4 +84,53 @@ describe('per-service Redis ACL users', () => {
   it.each(USERS)('allows %s INFO (needed at connect)', async (user) => {
     expect(await clients[user]!.info('memory')).toContain('maxmemory_policy');
   });
+
+  it.each(USERS)('denies %s SCAN and RANDOMKEY (key names carry customer ids)', async (user) => {
+    await denied(clients[user]!.scan('0'));
+    await denied(clients[user]!.randomkey());
+  });
+
+  it.each(USERS)('denies %s SCRIPT FLUSH and FUNCTION FLUSH/LOAD (server-wide)', async (user) => {
+    await denied(clients[user]!.script('FLUSH'));
+    await denied(clients[user]!.call('FUNCTION', 'FLUSH'));
+    await denied(clients[user]!.call('FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('x', function() return 1 end)"));
+  });
+
+  it.each([
+    ['catalog', 'events:product.updated'],
+    ['catalog', 'events:stock.changed'],
+    ['catalog', 'cache:invalidate:product'],
+    ['order', 'events:order.placed'],
+    ['notifier', 'registry:changes'],
+    ['dashboard', 'registry:changes'],
+  ] as const)('lets %s publish on its own channel %s', async (user, channel) => {
+    expect(await clients[user]!.publish(channel, '{}')).toBeGreaterThanOrEqual(0);
+  });
+
+  it.each([
+    ['order', 'events:product.updated'],
+    ['order', 'cache:invalidate:product'],
+    ['catalog', 'events:order.placed'],
+    ['notifier', 'events:order.placed'],
+    ['notifier', 'events:product.updated'],
+    ['dashboard', 'events:order.expired'],
+    ['dashboard', 'cache:invalidate:product'],
+  ] as const)('denies %s publishing on a channel that is not its own (%s)', async (user, channel) => {
+    await denied(clients[user]!.publish(channel, '{"forged":true}'));
+  });
+
+  it('still lets the notifier and the dashboard hear what others announce', async () => {
+    const listener = clients.notifier!.duplicate();
+    const watcher = clients.dashboard!.duplicate();
+    try {
+      await listener.subscribe('events:product.updated', 'events:stock.changed');
+      await watcher.subscribe('events:order.placed');
+      const heard = new Promise<string>((resolve) => listener.once('message', (_channel, message) => resolve(message)));
+      await clients.catalog!.publish('events:product.updated', 'price dropped');
+      expect(await heard).toBe('price dropped');
+    } finally {
+      listener.disconnect();
+      watcher.disconnect();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
 
 /** The built entry point of a service in this repository. */
-export const serviceEntry = (service: 'catalog' | 'order' | 'notifier'): string =>
+export const serviceEntry = (service: 'catalog' | 'order' | 'notifier' | 'dashboard'): string =>
   fileURLToPath(new URL(`../../services/${service}/dist/main.js`, import.meta.url));

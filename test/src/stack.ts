@@ -128,6 +128,19 @@ export const startStack = async (options: StackOptions = {}) => {
       redisServer = await redisServer.restart(restart);
       return redisServer;
     },
+    /** Start a dashboard process (as in docker-compose: no process control) on this stack. */
+    startDashboard() {
+      return startServiceProcess({
+        entry: serviceEntry('dashboard'),
+        env: {
+          PORT: '0',
+          ...redisEnvFor('dashboard'),
+          ...credentials.env.dashboard,
+          LOG_LEVEL: 'info',
+          DISCOVERY_REFRESH_MS: '200',
+        },
+      });
+    },
     /** Restart the notifier process (after a kill). */
     async restartNotifier() {
       notifier = await start('notifier');
