@@ -19,5 +19,12 @@ case "${1:-}" in
     exec redis-server /data/sentinel.conf --sentinel ;;
   *)
     render /etc/storefront/users.acl /data/users.acl
-    exec redis-server "$@" ;;
+    # The replication credentials go into a config file, not onto the command line (where
+    # `ps` and `docker inspect` would show them). A primary needs them too: after a failover
+    # Sentinel makes it a replica of the new primary.
+    conf="$1"
+    shift
+    umask 077
+    printf 'include %s\nmasteruser replica\nmasterauth %s\n' "$conf" "${REPLICA_REDIS_PASSWORD:?}" > /data/storefront.conf
+    exec redis-server /data/storefront.conf "$@" ;;
 esac

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -34,15 +36,28 @@ const loaders: Record<string, () => Promise<(env: NodeJS.ProcessEnv) => unknown>
 };
 const APPS = ['catalog-1', 'catalog-2', 'order-1', 'order-2', 'notifier', 'dashboard'];
 
+/** `docker-compose config` with `envFile`'s variables. */
+const resolve = async (envFile: string) => {
+  const { stdout } = await run('docker-compose', ['-f', join(root, 'docker-compose.yml'), '--env-file', envFile, 'config'], {
+    cwd: root,
+  });
+  return parse(stdout).services as Record<string, ComposeService>;
+};
+let placeholderServices: Record<string, ComposeService>;
+let generatedEnv: string;
+
 beforeAll(async () => {
-  const { stdout } = await run(
-    'docker-compose',
-    ['-f', join(root, 'docker-compose.yml'), '--env-file', join(root, '.env.example'), 'config'],
-    {
-      cwd: root,
-    },
-  );
-  services = parse(stdout).services;
+  // The env a user gets from `pnpm secrets > .env` (fresh keys and passwords).
+  const dir = await mkdtemp(join(tmpdir(), 'storefront-compose-'));
+  try {
+    const { stdout } = await run(process.execPath, [join(root, 'demo/dist/secrets.js')]);
+    generatedEnv = stdout;
+    await writeFile(join(dir, '.env'), stdout);
+    services = await resolve(join(dir, '.env'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  placeholderServices = await resolve(join(root, '.env.example'));
 });
 
 describe('docker-compose.yml', () => {
@@ -70,10 +85,53 @@ describe('docker-compose.yml', () => {
     expect(() => load(service.environment ?? {})).not.toThrow();
   });
 
+  it.each(APPS)('%s: refuses to start with the placeholders of .env.example', async (name) => {
+    const service = placeholderServices[name]!;
+    const load = await loaders[service.build?.args?.SERVICE ?? '']!();
+    expect(() => load(service.environment ?? {})).toThrow(/placeholder from \.env\.example/);
+  });
+
+  it('pnpm secrets covers every variable .env.example names', () => {
+    const names = (text: string) => [...text.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]).sort();
+    expect(names(generatedEnv)).toEqual(names(readFileSync(join(root, '.env.example'), 'utf8')));
+  });
+
+  it('gives each service its own Postgres role (never the superuser), owning only its database', () => {
+    const init = readFileSync(join(root, 'infra/postgres/init.sh'), 'utf8');
+    const roles = new Set<string>();
+    for (const name of APPS.filter((a) => a !== 'dashboard')) {
+      const url = new URL(services[name]!.environment?.DATABASE_URL ?? '');
+      const [role, database] = [url.username, url.pathname.slice(1)];
+      expect(role, name).not.toBe('postgres');
+      expect(init).toContain(`CREATE DATABASE ${database} OWNER ${role};`);
+      roles.add(`${services[name]!.build?.args?.SERVICE}:${role}`);
+    }
+    // One role per service: two instances share theirs, two services never do.
+    expect(new Set([...roles].map((r) => r.split(':')[1])).size).toBe(3);
+    expect(services.dashboard!.environment?.DATABASE_URL).toBeUndefined();
+  });
+
+  it('puts no secret on any command line', () => {
+    const secrets = [...generatedEnv.matchAll(/^[A-Z_]+=(.+)$/gm)].map((m) => m[1]!);
+    for (const [name, service] of Object.entries(services)) {
+      const command = JSON.stringify([service.command ?? [], (service as { entrypoint?: unknown }).entrypoint ?? []]);
+      for (const secret of secrets) expect(command.includes(secret), `${name}: ${command}`).toBe(false);
+    }
+  });
+
+  it('publishes every port on loopback only', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        const hostIp = typeof port === 'string' ? port.split(':')[0] : (port as { host_ip?: string }).host_ip;
+        expect(hostIp, name).toBe('127.0.0.1');
+      }
+    }
+  });
+
   it.each(APPS)('%s: publishes and health-checks the port it listens on, on /health/ready', (name) => {
     const service = services[name]!;
     const port = Number(service.environment?.PORT);
-    const published = service.ports?.map((p) => (typeof p === 'string' ? Number(p.split(':')[1]) : p.target));
+    const published = service.ports?.map((p) => (typeof p === 'string' ? Number(p.split(':').at(-1)?.split('/')[0]) : p.target));
     expect(published).toEqual([port]);
     expect(service.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/health/ready`);
   });
