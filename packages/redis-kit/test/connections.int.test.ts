@@ -235,9 +235,14 @@ describe('replicaAcknowledgement', () => {
     const alone = await startRedisServer();
     const soloClient = createRedis({ url: alone.url });
     try {
-      await waitFor(async () => (await infoFields(replica.port, 'replication')).master_link_status === 'up', {
-        description: 'replica in sync',
-      });
+      // In sync from both sides: the replica's link is up and the primary lists it (ROLE),
+      // which may come a moment later under load.
+      await waitFor(
+        async () =>
+          (await infoFields(replica.port, 'replication')).master_link_status === 'up' &&
+          Number((await infoFields(primary.port, 'replication')).connected_slaves) >= 1,
+        { description: 'replica in sync' },
+      );
       const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
       await client.set('k', '1');
       await acknowledged();

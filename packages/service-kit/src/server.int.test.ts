@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Health } from './health.js';
@@ -19,6 +21,27 @@ const slowApp = (gate: Promise<void>) =>
   });
 
 describe('listen', () => {
+  it('cuts off a client whose headers never finish (408) at the headers timeout, not after minutes', async () => {
+    const server = await listen(slowApp(Promise.resolve()), 0, '127.0.0.1', { headersTimeoutMs: 500, requestTimeoutMs: 1_000 });
+    try {
+      const socket = connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      const started = performance.now();
+      socket.write('GET /slow HTTP/1.1\r\nHost: x\r\nX-Never-Ends: ');
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
+      await once(socket, 'close');
+      const ms = performance.now() - started;
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      // Checked every second: within headers timeout + one check interval (+ slack).
+      expect(ms).toBeLessThan(2_500);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('lets an in-flight request finish when closing, then stops accepting', async () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => {

@@ -55,7 +55,11 @@ export class IdentityVerifier {
         clockTolerance: this.options.clockToleranceSeconds ?? 5,
       }));
     } catch (error) {
-      if (error instanceof errors.JWKSTimeout) throw new DependencyUnavailableError('identity provider', { cause: error });
+      // The provider's keys could not be fetched (timeout, refused, not a JWK Set): the
+      // token may be fine; say "try again", not "you are not allowed".
+      const unreachable =
+        error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError);
+      if (unreachable) throw new DependencyUnavailableError('identity provider', { cause: error });
       throw new UnauthorizedError('The bearer token is not valid', { cause: error });
     }
     if (!CustomerId.safeParse(payload.sub).success) throw new UnauthorizedError('The token’s subject is not a valid customer id');
