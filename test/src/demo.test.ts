@@ -116,12 +116,15 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     try {
-      const page = await browser.newPage();
       // Signed out, the page asks for a token and the API refuses.
-      await page.goto(dashboard);
-      await page.waitForSelector('#signin:not([hidden])');
+      const signedOut = await browser.newPage();
+      await signedOut.goto(dashboard);
+      await signedOut.waitForSelector('#signin:not([hidden])');
       expect((await fetch(`${dashboard}/api/state`)).status).toBe(401);
-      // The demo's sign-in link carries an admin token in the fragment; the page trades it for the session cookie.
+      await signedOut.close();
+      // The demo's sign-in link (opened as a user opens it from the terminal) carries an admin
+      // token in the fragment; the page trades it for the session cookie.
+      const page = await browser.newPage();
       await page.goto(signInLink);
       await page.waitForSelector('#status.ok');
       expect(await page.textContent('#whoami')).toBe('demo-admin (admin)');
