@@ -1,6 +1,7 @@
 import { CustomerId } from '@storefront/contracts';
 import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { DependencyUnavailableError, UnauthorizedError } from '../errors.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /** Who a customer-facing request acts for: the token's subject, and whether it holds the admin role. */
 export interface Principal {
@@ -35,6 +36,7 @@ const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
  */
 export class IdentityVerifier {
   readonly #keys: JWTVerifyGetKey;
+  readonly #verified = new VerifiedTokens<Principal>();
 
   constructor(private readonly options: IdentityVerifierOptions) {
     this.#keys =
@@ -45,6 +47,8 @@ export class IdentityVerifier {
 
   /** The principal a token proves. Throws `UnauthorizedError` (401) for any bad token, 503 when the JWKS cannot be fetched. */
   async verify(token: string): Promise<Principal> {
+    const known = this.#verified.get(token);
+    if (known) return known;
     let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
     try {
       ({ payload } = await jwtVerify(token, this.#keys, {
@@ -64,6 +68,8 @@ export class IdentityVerifier {
     }
     if (!CustomerId.safeParse(payload.sub).success) throw new UnauthorizedError('The token’s subject is not a valid customer id');
     const roles = Array.isArray(payload.roles) ? payload.roles : [];
-    return { subject: payload.sub as string, admin: roles.includes('admin'), expiresAt: payload.exp as number };
+    const principal = { subject: payload.sub as string, admin: roles.includes('admin'), expiresAt: payload.exp as number };
+    this.#verified.set(token, principal, principal.expiresAt);
+    return principal;
   }
 }

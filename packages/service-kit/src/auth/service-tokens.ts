@@ -1,5 +1,6 @@
 import { createLocalJWKSet, importJWK, type JSONWebKeySet, type JWK, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import { UnauthorizedError } from '../errors.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /** How long a service token is valid. Short: a leaked one is soon useless, and nothing revokes it. */
 const TOKEN_TTL_SECONDS = 60;
@@ -50,6 +51,7 @@ export class ServiceTokenSigner {
  */
 export class ServiceTokenVerifier {
   readonly #keys: JWTVerifyGetKey;
+  readonly #verified = new VerifiedTokens<string>();
 
   constructor(
     readonly service: string,
@@ -60,6 +62,8 @@ export class ServiceTokenVerifier {
 
   /** The calling service's name. Throws `UnauthorizedError` for any bad token. */
   async verify(token: string): Promise<string> {
+    const known = this.#verified.get(token);
+    if (known) return known;
     try {
       const { payload, protectedHeader } = await jwtVerify(token, this.#keys, {
         audience: this.service,
@@ -68,6 +72,7 @@ export class ServiceTokenVerifier {
         maxTokenAge: `${TOKEN_TTL_SECONDS + 10}s`,
       });
       if (!payload.iss || payload.iss !== protectedHeader.kid) throw new Error('iss does not name the signing key');
+      this.#verified.set(token, payload.iss, payload.exp as number);
       return payload.iss;
     } catch (error) {
       throw new UnauthorizedError('The service token is not valid', { cause: error });
