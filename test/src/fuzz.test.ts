@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceProcess } from '@storefront/testing';
 import fc from 'fast-check';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from './stack.js';
+import { queryRows, type Stack, startStack } from './stack.js';
 
 /**
  * A seeded, bounded fuzz of every endpoint of every service and the dashboard, on the
@@ -186,16 +185,6 @@ const pool = async <T>(tasks: (() => Promise<T>)[]): Promise<T[]> => {
     }),
   );
   return results;
-};
-
-const queryRows = async <T extends object>(url: string, sql: string): Promise<T[]> => {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
 };
 
 describe(`fuzz: ${RUNS} requests per endpoint, seed ${SEED}`, () => {

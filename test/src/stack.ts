@@ -220,13 +220,17 @@ let keyCounter = 0;
 /** A fresh Idempotency-Key. */
 export const idemKey = () => `key-${Date.now()}-${keyCounter++}`;
 
-/** Run one query on a short-lived connection and return its first row. */
-const queryOne = async <T extends object>(url: string, sql: string, params: unknown[]): Promise<T | undefined> => {
+/** Run one query on a short-lived connection and return its rows. */
+export const queryRows = async <T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> => {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query<T>(sql, params)).rows[0];
+    return (await client.query<T>(sql, params)).rows;
   } finally {
     await client.end();
   }
 };
+
+/** Run one query on a short-lived connection and return its first row. */
+const queryOne = async <T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[]): Promise<T | undefined> =>
+  (await queryRows<T>(url, sql, params))[0];

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { queryRows } from '../stack.js';
 import type { OrderRequest } from './load.js';
 
 /** What the suite asks of the shop's data after every fault (DESIGN.md, "Failure behaviour"). */
@@ -32,15 +33,7 @@ export interface ShopDatabases {
   notifier: string;
 }
 
-const query = async <T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> => {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-};
+const query = <T extends pg.QueryResultRow>(url: string, sql: string) => queryRows<T>(url, sql);
 
 /** Read all three databases and count every violation of the shop's promises. */
 export const checkConsistency = async (
