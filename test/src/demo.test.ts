@@ -141,13 +141,17 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
         .map((i) => i.instanceId);
       expect(liveIds).toHaveLength(5);
       for (const id of liveIds) await page.waitForSelector(`[data-instance="${id}"]`, { timeout: 10_000 });
-      const before = await page.locator('#events li[data-type="order.placed"]').count();
-      await page.click('button[data-order="espresso-beans"]');
-      await waitFor(async () => (await page.locator('#events li[data-type="order.placed"]').count()) > before, {
-        description: 'order.placed in recent events',
+      const [answer] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/api/orders')),
+        page.click('button[data-order="espresso-beans"]'),
+      ]);
+      const placed = (await answer.json()) as { id?: string; customerId?: string };
+      expect(answer.status(), JSON.stringify(placed)).toBe(201);
+      // Placed as the signed-in user, and announced: its event reaches the page.
+      expect(placed.customerId).toBe('demo-admin');
+      await page.waitForSelector('#events li[data-type="order.placed"]:has-text("demo-admin ordered 1× espresso-beans")', {
+        timeout: 20_000,
       });
-      // The order was placed as the signed-in user.
-      expect(await page.locator('#events li').first().textContent()).toContain('demo-admin ordered 1× espresso-beans');
     } finally {
       await browser.close();
     }
