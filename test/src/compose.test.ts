@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startEmbeddedPostgres } from '@storefront/testing';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -167,6 +169,53 @@ describe('docker-compose.yml', () => {
     expect(redisConf).toMatch(/^appendonly yes$/m);
     expect(readFileSync(join(root, 'infra/redis/cache.conf'), 'utf8')).toMatch(/^maxmemory-policy allkeys-lru$/m);
   });
+});
+
+describe('infra/postgres/init.sh on a real Postgres', () => {
+  it('creates one role per service that owns and reaches only its own database, none a superuser', async () => {
+    const server = await startEmbeddedPostgres();
+    try {
+      const admin = new URL(server.url);
+      const passwords = {
+        CATALOG_DB_PASSWORD: 'catalog-pw-x1',
+        ORDER_DB_PASSWORD: 'orders-pw-x2',
+        NOTIFIER_DB_PASSWORD: 'notifier-pw-x3',
+      };
+      // As the postgres image runs it: the superuser's credentials and the roles' passwords in the environment.
+      await run('sh', [join(root, 'infra/postgres/init.sh')], {
+        env: {
+          PATH: process.env.PATH,
+          POSTGRES_USER: admin.username,
+          PGPASSWORD: admin.password,
+          PGHOST: admin.hostname,
+          PGPORT: admin.port,
+          ...passwords,
+        },
+      });
+      const as = (role: string, password: string, database: string) =>
+        new pg.Client({ host: admin.hostname, port: Number(admin.port), user: role, password, database });
+      for (const [role, password, own, other] of [
+        ['catalog', passwords.CATALOG_DB_PASSWORD, 'catalog', 'orders'],
+        ['orders', passwords.ORDER_DB_PASSWORD, 'orders', 'notifier'],
+        ['notifier', passwords.NOTIFIER_DB_PASSWORD, 'notifier', 'catalog'],
+      ] as const) {
+        const client = as(role, password, own);
+        await client.connect();
+        try {
+          // Migrations run as the service's role: it may create its tables.
+          await client.query('CREATE TABLE migrations_probe (x int)');
+          expect((await client.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0].rolsuper).toBe(false);
+        } finally {
+          await client.end();
+        }
+        const intruder = as(role, password, other);
+        await expect(intruder.connect()).rejects.toThrow(/permission denied for database/);
+        await intruder.end().catch(() => {});
+      }
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 });
 
 describe('Grafana dashboard', () => {

@@ -272,7 +272,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
    * The transactional outbox's relay over `db`, handing each event to `handle`; started
    * now, stopped in the `workers` phase (before the queues it publishes to close).
    */
-  outbox<E>(db: pg.Pool, handle: (event: E) => Promise<void>, options: Partial<OutboxRelayOptions> = {}): OutboxRelay<E> {
+  outbox<E>(db: pg.Pool, handle: (event: E) => Promise<void>, options: Partial<OutboxRelayOptions<E>> = {}): OutboxRelay<E> {
     const relay = new OutboxRelay<E>(db, handle, {
       logger: this.logger.child({ component: 'outbox' }),
       registry: this.metrics.registry,

