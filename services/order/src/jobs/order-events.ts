@@ -38,6 +38,16 @@ export const orderEventHandler =
       return;
     }
     const { orderId, customerId } = event.data;
+    if (event.type === 'order.placed') {
+      await deps.expiries.add(
+        'expire',
+        { orderId },
+        { jobId: jobIds.orderExpiry(orderId), delay: deps.paymentTimeoutMs, removeOnComplete: true },
+      );
+    }
+    if (event.type === 'order.cancelled' || event.type === 'order.expired') {
+      await deps.catalog.release(orderId);
+    }
     const notification = newEvent('notification.requested', {
       customerId,
       orderId,
@@ -46,21 +56,10 @@ export const orderEventHandler =
       kind: event.type,
       message: MESSAGES[event.type],
     });
-    // Independent steps run together: a row costs its slowest step, not their sum.
-    await Promise.all([
-      event.type === 'order.placed'
-        ? deps.expiries.add(
-            'expire',
-            { orderId },
-            { jobId: jobIds.orderExpiry(orderId), delay: deps.paymentTimeoutMs, removeOnComplete: true },
-          )
-        : undefined,
-      event.type === 'order.cancelled' || event.type === 'order.expired' ? deps.catalog.release(orderId) : undefined,
-      deps.notifications.add('notify', notification, {
-        ...NOTIFICATION_JOB_OPTIONS,
-        jobId: jobIds.notification(event.id, customerId),
-      }),
-    ]);
+    await deps.notifications.add('notify', notification, {
+      ...NOTIFICATION_JOB_OPTIONS,
+      jobId: jobIds.notification(event.id, customerId),
+    });
     // Before the relay marks the row published: a failover must not be able to lose these jobs.
     await deps.replicated();
     await deps.events.publish(event);
