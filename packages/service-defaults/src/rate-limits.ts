@@ -28,3 +28,18 @@ export const rateLimit =
     await spendOrRefuse(limiter, keyOf(req, res), what);
     next();
   };
+
+/** The two limits on what a customer does: per customer (the token's subject) and per client address. */
+export interface CustomerLimits {
+  perCustomer: RateLimiter;
+  perAddress: RateLimiter;
+}
+
+/**
+ * Spend a point of both limits, or refuse with 429: per customer first, so made-up customer
+ * ids from one address still meet the address limit. `what` names it (`orders`, `watches`).
+ */
+export const spendForCustomer = async (limits: CustomerLimits, customerId: string, req: Request, what: string) => {
+  await spendOrRefuse(limits.perCustomer, customerId, `${what} for customer ${customerId}`);
+  await spendOrRefuse(limits.perAddress, clientAddress(req), `${what} from this address`);
+};

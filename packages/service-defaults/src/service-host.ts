@@ -42,6 +42,7 @@ import { type Processor, Queue, Worker, type WorkerOptions } from 'bullmq';
 import type { Express } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { CustomerLimits } from './rate-limits.js';
 import { redisSettings, type ServiceConfig } from './service-env.js';
 import { WorkerWatchdog } from './worker-watchdog.js';
 
@@ -336,6 +337,14 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
       keyPrefix: `${this.service}:ratelimit:${name}`,
       registry: this.metrics.registry,
     });
+  }
+
+  /** `name`'s limits per customer (`perCustomerPerMinute`) and per client address (`RATE_LIMIT_PER_ADDRESS_PER_MINUTE`). */
+  async customerLimits(name: string, perCustomerPerMinute: number): Promise<CustomerLimits> {
+    return {
+      perCustomer: await this.rateLimiter(name, perCustomerPerMinute),
+      perAddress: await this.rateLimiter(`${name}-by-address`, this.config.RATE_LIMIT_PER_ADDRESS_PER_MINUTE),
+    };
   }
 
   /** Signs this service's tokens for calls to other services (`SERVICE_SIGNING_KEY`; start fails without it). */

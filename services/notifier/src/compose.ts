@@ -27,10 +27,7 @@ export const compose = async (host: ServiceHost<NotifierConfig>) => {
   const watches = new Watches(new WatchStore(db), queue);
   await watches.listen(await host.events());
   const guards = host.auth();
-  const limits = {
-    perCustomer: await host.rateLimiter('watches', config.WATCH_RATE_LIMIT_PER_MINUTE),
-    perAddress: await host.rateLimiter('watches-by-address', config.RATE_LIMIT_PER_ADDRESS_PER_MINUTE),
-  };
+  const limits = await host.customerLimits('watches', config.WATCH_RATE_LIMIT_PER_MINUTE);
   host.joinRegistry();
   const app = host.httpApp((app) => {
     app.use(notifierRoutes(delivery, watches, queue, guards, limits));

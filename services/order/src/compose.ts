@@ -52,10 +52,7 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
     workIsIdempotent: true,
     registry,
   });
-  const limits = {
-    perCustomer: await host.rateLimiter('orders', config.ORDER_RATE_LIMIT_PER_MINUTE),
-    perAddress: await host.rateLimiter('orders-by-address', config.RATE_LIMIT_PER_ADDRESS_PER_MINUTE),
-  };
+  const limits = await host.customerLimits('orders', config.ORDER_RATE_LIMIT_PER_MINUTE);
   host.joinRegistry();
   const app = host.httpApp((app) => {
     app.use(orderRoutes(orders, idempotency, limits, guards));

@@ -1,6 +1,5 @@
 import { type NotificationJob, NotificationJobId, NotificationQuery, WatchRequest } from '@storefront/contracts';
-import type { RateLimiter } from '@storefront/redis-kit';
-import { clientAddress, spendOrRefuse } from '@storefront/service-defaults';
+import { type CustomerLimits, spendForCustomer } from '@storefront/service-defaults';
 import {
   type AuthGuards,
   ForbiddenError,
@@ -14,12 +13,6 @@ import { Router } from 'express';
 import type { Delivery } from '../domain/delivery.js';
 import type { Watches } from '../domain/watches.js';
 
-/** The limits on adding watches: per customer (the token's subject) and per client address. */
-export interface WatchLimits {
-  perCustomer: RateLimiter;
-  perAddress: RateLimiter;
-}
-
 /**
  * Delivered notifications (a customer's own; any for an admin), dead letters (failed jobs)
  * and their re-drive (admin only), product watches (for the calling customer).
@@ -29,7 +22,7 @@ export const notifierRoutes = (
   watches: Watches,
   queue: Queue<NotificationJob>,
   guards: Pick<AuthGuards, 'customer' | 'admin'>,
-  limits: WatchLimits,
+  limits: CustomerLimits,
 ): Router => {
   const router = Router();
   router.use('/dead-letters', guards.admin);
@@ -74,8 +67,7 @@ export const notifierRoutes = (
   router.post('/watches', guards.customer, async (req, res) => {
     const { productId } = parseOrThrow(WatchRequest, req.body, 'body');
     const customerId = principalOf(res).subject;
-    await spendOrRefuse(limits.perCustomer, customerId, `watches for customer ${customerId}`);
-    await spendOrRefuse(limits.perAddress, clientAddress(req), 'watches from this address');
+    await spendForCustomer(limits, customerId, req, 'watches');
     await watches.add({ customerId, productId });
     res.status(201).json({ customerId, productId });
   });

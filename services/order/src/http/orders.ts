@@ -4,10 +4,9 @@ import {
   IdempotencyInFlightError,
   IdempotencyMismatchError,
   type IdempotencyStore,
-  type RateLimiter,
   type StoredResponse,
 } from '@storefront/redis-kit';
-import { clientAddress, spendOrRefuse } from '@storefront/service-defaults';
+import { type CustomerLimits, spendForCustomer } from '@storefront/service-defaults';
 import {
   AppError,
   type AuthGuards,
@@ -59,12 +58,6 @@ const toResponse = (result: PlaceOutcome, items: { productId: string }[]): Store
   }
 };
 
-/** The limits on placing: per customer (the token's subject) and per client address. */
-export interface OrderLimits {
-  perCustomer: RateLimiter;
-  perAddress: RateLimiter;
-}
-
 /**
  * An order the caller may see: their own, or any for an admin. Someone else's order is a
  * 404 like one that does not exist, so ids cannot be probed.
@@ -84,7 +77,7 @@ const ownedOrder = async (orders: OrderService, res: Response, rawId: string | u
 export const orderRoutes = (
   orders: OrderService,
   idempotency: IdempotencyStore,
-  limits: OrderLimits,
+  limits: CustomerLimits,
   guards: Pick<AuthGuards, 'customer'>,
 ): Router => {
   const router = Router();
@@ -105,8 +98,7 @@ export const orderRoutes = (
       // The claim comes first: a replay costs no rate-limit point, and while Redis cannot
       // answer, the request fails once (503) instead of waiting on more Redis calls.
       outcome = await idempotency.execute(keys.order.idempotency(customerId, key), fp, async () => {
-        await spendOrRefuse(limits.perCustomer, customerId, `orders for customer ${customerId}`);
-        await spendOrRefuse(limits.perAddress, clientAddress(req), 'orders from this address');
+        await spendForCustomer(limits, customerId, req, 'orders');
         const placed = await orders.place({ customerId, items: body.items }, { key, fingerprint: fp });
         // Redis had no record, Postgres had: the key placed this order before.
         if (placed.outcome === 'placed' && placed.replayed) res.setHeader('idempotent-replayed', 'true');
