@@ -227,7 +227,7 @@ describe('createRedis (Cluster)', () => {
 });
 
 describe('replicaAcknowledgement', () => {
-  it('waits for a replica to have the writes, refuses while it cannot, and skips a primary without replicas', async () => {
+  it('waits for a replica to have the writes, refuses while it cannot or when the connection was re-established, and skips a primary without replicas', async () => {
     const primary = await startRedisServer();
     const replica = await startRedisServer({ config: [`replicaof 127.0.0.1 ${primary.port}`] });
     const client = createRedis({ url: primary.url });
@@ -244,28 +244,39 @@ describe('replicaAcknowledgement', () => {
         { description: 'replica in sync' },
       );
       const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
-      await client.set('k', '1');
-      await acknowledged();
+      expect(await acknowledged(() => client.set('k', '1'))).toBe('OK');
       expect(await adminCommand(replica.port, 'GET', 'k')).toBe('1');
       // A replica that cannot take the write (frozen): the write is not acknowledged.
       process.kill(replica.pid, 'SIGSTOP');
-      await client.set('k', '2');
-      const error = await acknowledged().catch((e: unknown) => e);
+      const error = await acknowledged(() => client.set('k', '2')).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NotReplicatedError);
       expect(isRedisUnavailable(error)).toBe(true);
       process.kill(replica.pid, 'SIGCONT');
       await waitFor(
         async () =>
-          await acknowledged().then(
+          await acknowledged(async () => {}).then(
             () => true,
             () => false,
           ),
         { description: 'acknowledged after thaw' },
       );
       expect(await adminCommand(replica.port, 'GET', 'k')).toBe('2');
+      // The socket closes after the write: the WAIT would be answered on the next connection,
+      // where it covers nothing (after a failover, on the promoted replica), so it is refused.
+      const closed = new Promise((resolve) => client.once('close', resolve));
+      const reconnected = await acknowledged(async () => {
+        await client.set('k', '3');
+        client.disconnect(true);
+        await closed;
+      }).catch((e: unknown) => e);
+      expect(reconnected).toBeInstanceOf(NotReplicatedError);
+      expect((reconnected as NotReplicatedError).reconnected).toBe(true);
+      // The next writes, on the new connection, are acknowledged again.
+      expect(await acknowledged(() => client.set('k', '4'))).toBe('OK');
+      expect(await adminCommand(replica.port, 'GET', 'k')).toBe('4');
       // No replica at all: nothing to wait for.
       const started = performance.now();
-      await replicaAcknowledgement(soloClient, { timeoutMs: 300 })();
+      await replicaAcknowledgement(soloClient, { timeoutMs: 300 })(async () => {});
       expect(performance.now() - started).toBeLessThan(200);
     } finally {
       process.kill(replica.pid, 'SIGCONT');

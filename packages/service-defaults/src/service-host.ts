@@ -10,6 +10,7 @@ import {
   type RedisClient,
   RedisConnections,
   type RedisConnectionsOptions,
+  type ReplicaAcknowledgement,
   redisMode,
   registrar,
   replicaAcknowledgement,
@@ -180,15 +181,16 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   }
 
   /**
-   * A function that resolves once a replica holds every job the host's queues added so far
-   * (redis-kit's `replicaAcknowledgement` on the queues' connection: `WAIT 1`, skipped while
-   * the primary has no replica). The outbox calls it before marking a row published, so a
-   * job a Sentinel failover lost in replication is relayed again. A no-op on Cluster, where
-   * a `WAIT` would reach one node only.
+   * Wraps job writes so they resolve once a replica holds them (redis-kit's
+   * `replicaAcknowledgement` on the queues' connection: `WAIT 1`, skipped while the primary
+   * has no replica, refused when the connection was re-established meanwhile). The outbox
+   * wraps each row's jobs in it before marking the row published, so a job a Sentinel
+   * failover lost in replication is relayed again. Only runs the writes on Cluster, where a
+   * `WAIT` would reach one node only.
    */
-  queueWritesReplicated(): () => Promise<void> {
+  queueWritesReplicated(): ReplicaAcknowledgement {
     this.#producer ??= this.connection('producer', 'queues');
-    if (redisMode(toRedisConfig(redisSettings(this.config, 'coordination'))) === 'cluster') return async () => {};
+    if (redisMode(toRedisConfig(redisSettings(this.config, 'coordination'))) === 'cluster') return (writes) => writes();
     return replicaAcknowledgement(this.#producer, { timeoutMs: Math.floor(this.config.REDIS_COMMAND_TIMEOUT / 2) });
   }
 

@@ -17,4 +17,9 @@ export {
 export { RedisConnections, type RedisConnectionsOptions } from './redis-connections.js';
 export { type ReviveOptions, reviveAfterEnd } from './revive-after-end.js';
 export { isRedisUnavailable } from './unavailable.js';
-export { NotReplicatedError, type ReplicaAckOptions, replicaAcknowledgement } from './wait-for-replicas.js';
+export {
+  NotReplicatedError,
+  type ReplicaAcknowledgement,
+  type ReplicaAckOptions,
+  replicaAcknowledgement,
+} from './wait-for-replicas.js';

@@ -6,7 +6,7 @@ import {
   type OrderExpiryJob,
   type StorefrontEvent,
 } from '@storefront/contracts';
-import type { EventBus } from '@storefront/redis-kit';
+import type { EventBus, ReplicaAcknowledgement } from '@storefront/redis-kit';
 import type { Queue } from 'bullmq';
 import type { CatalogClient } from '../clients/catalog-client.js';
 
@@ -25,8 +25,8 @@ export const orderEventHandler =
     events: EventBus<StorefrontEvent>;
     catalog: Pick<CatalogClient, 'release'>;
     paymentTimeoutMs: number;
-    /** Resolves once a replica holds the jobs added (rejects if none did in time: the row stays pending). */
-    replicated: () => Promise<void>;
+    /** Runs the job writes and resolves once a replica holds them (rejects if none did in time: the row stays pending). */
+    replicated: ReplicaAcknowledgement;
   }) =>
   async (event: StorefrontEvent): Promise<void> => {
     if (
@@ -38,16 +38,6 @@ export const orderEventHandler =
       return;
     }
     const { orderId, customerId } = event.data;
-    if (event.type === 'order.placed') {
-      await deps.expiries.add(
-        'expire',
-        { orderId },
-        { jobId: jobIds.orderExpiry(orderId), delay: deps.paymentTimeoutMs, removeOnComplete: true },
-      );
-    }
-    if (event.type === 'order.cancelled' || event.type === 'order.expired') {
-      await deps.catalog.release(orderId);
-    }
     const notification = newEvent('notification.requested', {
       customerId,
       orderId,
@@ -56,11 +46,26 @@ export const orderEventHandler =
       kind: event.type,
       message: MESSAGES[event.type],
     });
-    await deps.notifications.add('notify', notification, {
-      ...NOTIFICATION_JOB_OPTIONS,
-      jobId: jobIds.notification(event.id, customerId),
-    });
-    // Before the relay marks the row published: a failover must not be able to lose these jobs.
-    await deps.replicated();
+    // Independent steps run together: a row costs its slowest step, not their sum. The jobs
+    // count only once a replica holds them, so a failover cannot lose them after the row is
+    // marked published.
+    await Promise.all([
+      event.type === 'order.cancelled' || event.type === 'order.expired' ? deps.catalog.release(orderId) : undefined,
+      deps.replicated(() =>
+        Promise.all([
+          event.type === 'order.placed'
+            ? deps.expiries.add(
+                'expire',
+                { orderId },
+                { jobId: jobIds.orderExpiry(orderId), delay: deps.paymentTimeoutMs, removeOnComplete: true },
+              )
+            : undefined,
+          deps.notifications.add('notify', notification, {
+            ...NOTIFICATION_JOB_OPTIONS,
+            jobId: jobIds.notification(event.id, customerId),
+          }),
+        ]),
+      ),
+    ]);
     await deps.events.publish(event);
   };
