@@ -19,6 +19,7 @@ const env: Record<string, string> = {
   DASHBOARD_REDIS_PASSWORD: password(),
   REPLICA_REDIS_PASSWORD: password(),
   SENTINEL_REDIS_PASSWORD: password(),
+  OPS_REDIS_PASSWORD: password(),
   GRAFANA_ADMIN_PASSWORD: password(),
   AUTH_JWKS: credentials.identity.env.AUTH_JWKS,
   CATALOG_TRUSTED_SERVICE_KEYS: credentials.env.catalog.TRUSTED_SERVICE_KEYS!,

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type RedisProcess, renderAclFile, startRedisServer } from '@storefront/testing';
@@ -17,6 +18,7 @@ const passwords: Record<string, string> = {
   ...Object.fromEntries(USERS.map((u) => [`${u.toUpperCase()}_REDIS_PASSWORD`, `${u}-secret-for-test`])),
   REPLICA_REDIS_PASSWORD: 'replica-secret-for-test',
   SENTINEL_REDIS_PASSWORD: 'sentinel-secret-for-test',
+  OPS_REDIS_PASSWORD: 'ops-secret-for-test',
 };
 
 let server: RedisProcess;
@@ -44,6 +46,22 @@ describe('per-service Redis ACL users', () => {
   it('turns the default user off', async () => {
     const { stdout } = await run('redis-cli', ['-p', String(server.port), 'GET', 'x']);
     expect(stdout).toMatch(/NOAUTH/);
+  });
+
+  it('has one break-glass user with full rights (ops), and no service holds its password', async () => {
+    const ops = new Redis({ port: server.port, host: '127.0.0.1', username: 'ops', password: passwords.OPS_REDIS_PASSWORD });
+    try {
+      expect(await ops.call('ACL', 'WHOAMI')).toBe('ops');
+      expect(await ops.call('ROLE')).toContainEqual('master');
+      await ops.set('order:anything', '1');
+    } finally {
+      ops.disconnect();
+    }
+    const compose = readFileSync(fileURLToPath(new URL('../../docker-compose.yml', import.meta.url)), 'utf8');
+    // Only the Redis nodes get it (to render the ACL file); the services' environments do not.
+    const anchor = compose.slice(compose.indexOf('x-app-env:'), compose.indexOf('services:'));
+    expect(anchor).not.toContain('OPS_REDIS_PASSWORD');
+    expect(compose.slice(compose.indexOf('  catalog-1:'))).not.toContain('OPS_REDIS_PASSWORD');
   });
 
   it('lets each service use its own keys', async () => {

@@ -33,7 +33,7 @@ describe('catalog faults', () => {
     const metrics = await (await fetch(`${stack.order[0]!.baseUrl}/metrics`)).text();
     await waitFor(
       async () =>
-        /registry_instances\{[^}]*service="catalog"[^}]*\} 1/.test(
+        /registry_instances\{[^}]*registered_service="catalog"[^}]*\} 1/.test(
           await (await fetch(`${stack.order[1]!.baseUrl}/metrics`)).text(),
         ),
       {

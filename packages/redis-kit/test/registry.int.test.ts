@@ -153,7 +153,7 @@ describe('ServiceRegistration + Discovery', () => {
       });
       expect(await registry.metrics()).toMatch(/registry_heartbeats_total\{outcome="reregistered"\} 1/);
       await waitFor(() => discovery.instances().length === 1, { description: 'discovery to see it again' });
-      expect(await registry.metrics()).toMatch(/registry_instances\{service="catalog"\} 1/);
+      expect(await registry.metrics()).toMatch(/registry_instances\{registered_service="catalog"\} 1/);
       await discovery.stop();
       await registration.stop();
     } finally {

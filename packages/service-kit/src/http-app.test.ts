@@ -119,6 +119,21 @@ describe('createServiceApp', () => {
     expect(res.headers['retry-after']).toBe('2');
   });
 
+  it('logs a 503 as a warning naming the dependency, without a stack; a 500 as an error with its stack', async () => {
+    const lines: string[] = [];
+    const { app } = build(lines);
+    await request(app).get('/down');
+    const down = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(down.length).toBeGreaterThan(0);
+    for (const line of down) expect(line.level).toBe(40);
+    expect(down.some((l) => l.dependency === 'catalog' && l.code === 'dependency_unavailable')).toBe(true);
+    expect(lines.join('')).not.toContain('"stack"');
+    lines.length = 0;
+    await request(app).get('/boom');
+    const boom = lines.map((l) => JSON.parse(l) as { level: number; err?: { stack?: string } });
+    expect(boom.some((l) => l.level === 50 && l.err?.stack?.includes('Error'))).toBe(true);
+  });
+
   it('hides internal error details from clients', async () => {
     const res = await request(app).get('/boom');
     expect(res.status).toBe(500);

@@ -63,7 +63,11 @@ export const createServiceApp = ({
         res: (res: { headers?: Record<string, unknown> }) => ({ ...res, headers: redactHeaders(res.headers) }),
       },
       autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // A 503 says "a dependency is away, retry": an expected state, logged as a warning without
+      // a stack (pino-http would attach one of its own making); errors and stacks are for the 500s.
+      customLogLevel: (_req, res, err) =>
+        res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      customErrorObject: (_req, res, _error, fields) => (res.statusCode === 503 ? { ...fields, err: undefined } : fields),
     }),
   );
   app.use(httpMetricsMiddleware(metrics));

@@ -37,14 +37,19 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 /**
  * The one error middleware: maps anything thrown to problem+json (`unavailable` names
  * errors of a dependency the app knows, e.g. Redis, as 503), sets `Retry-After` where the
- * error carries one, and logs 5xx at error level with the cause.
+ * error carries one, and logs 5xx at error level with the cause (a 503, expected while a
+ * dependency is away, as a warning naming it, without a stack).
  */
 export const problemHandler =
   (logger: Logger, unavailable?: UnavailableClassifier): ErrorRequestHandler =>
   (error, req, res, _next) => {
     const appError = toAppError(error, unavailable);
     const log = (req as { log?: Logger }).log ?? logger;
-    if (appError.status >= 500) log.error({ err: appError.cause ?? appError }, appError.message);
+    if (appError.status === 503) {
+      // Expected while a dependency is away: what and why, no stack.
+      const cause = appError.cause instanceof Error ? appError.cause.message : undefined;
+      log.warn({ code: appError.code, ...appError.extensions, ...(cause ? { cause } : {}) }, appError.message);
+    } else if (appError.status >= 500) log.error({ err: appError.cause ?? appError }, appError.message);
     if (res.headersSent) {
       res.destroy();
       return;

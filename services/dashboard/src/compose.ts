@@ -32,7 +32,8 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
   );
   const notifications = host.queue<NotificationJob>(queues.notifications);
   const expiries = host.queue<OrderExpiryJob>(queues.orderExpiry);
-  const state = new DashboardState(discoveries, { notifications, expiries });
+  // Unknown after three missed discovery reads (Redis not answering), not after one slow one.
+  const state = new DashboardState(discoveries, { notifications, expiries }, 3 * host.config.DISCOVERY_REFRESH_MS + 1_000);
   await state.listen(await host.events());
   await state.refresh();
   const timer = setInterval(() => void state.refresh().catch(() => {}), refreshMs);

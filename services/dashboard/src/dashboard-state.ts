@@ -53,9 +53,15 @@ export class DashboardState {
   readonly #events: Snapshot['events'] = [];
   #snapshot: Snapshot | undefined;
 
+  /**
+   * @param staleAfterMs a registry not read for this long is unknown (Redis is not
+   *   answering): {@link registryKnown} says so, and `/sd/targets` answers 503 instead of a
+   *   list that has lost its expired entries
+   */
   constructor(
     private readonly discoveries: Record<string, Discovery>,
     private readonly queues: { notifications: Queue<NotificationJob>; expiries: Queue<OrderExpiryJob> },
+    private readonly staleAfterMs = 3_000,
   ) {}
 
   /** Keep the last 50 events. */
@@ -71,6 +77,17 @@ export class DashboardState {
   /** The instances of a service discovery currently knows. */
   instances(service: string): LiveInstance[] {
     return this.discoveries[service]?.instances() ?? [];
+  }
+
+  /**
+   * Every service's instances as of its last registry read, or undefined when some read is
+   * older than `staleAfterMs` (the registry is unknown, not empty).
+   */
+  registeredInstances(): Record<string, readonly LiveInstance[]> | undefined {
+    const now = Date.now();
+    const reads = SERVICE_NAMES.map((service) => [service, this.discoveries[service]?.lastRead] as const);
+    if (reads.some(([, read]) => !read || now - read.at > this.staleAfterMs)) return undefined;
+    return Object.fromEntries(reads.map(([service, read]) => [service, read!.instances]));
   }
 
   get latest(): Snapshot | undefined {

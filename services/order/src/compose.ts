@@ -37,12 +37,13 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
       replicated: host.queueWritesReplicated(),
     }),
     // A release behind a contended stock lock can take a second or more, and a batch lasts as
-    // long as its slowest row: other orders' rows go on meanwhile (32 at a time, 100 per batch);
-    // one order's events stay in order. Paused at most 2 s while Redis or catalog is away, so
-    // it is draining soon after they return.
+    // long as its slowest row: other orders' rows go on meanwhile, 8 at a time (one order's
+    // events stay in order). Not more: after a failover the releases of every order that
+    // expired meanwhile compete for the stock locks with new orders, and 32 at a time made
+    // placements wait out their lock (docs/chaos.md). Paused at most 2 s while Redis or
+    // catalog is away, so it is draining soon after they return.
     {
-      concurrency: 32,
-      batchSize: 100,
+      concurrency: 8,
       maxBackoffMs: 2_000,
       orderingKey: (event) => ('orderId' in event.data ? String(event.data.orderId) : event.id),
     },

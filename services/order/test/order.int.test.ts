@@ -190,7 +190,9 @@ describe('placing an order', () => {
 
   it('answers 503 while the registry lists no catalog, without opening the breaker: orders succeed as soon as one registers', async () => {
     const instances = async () =>
-      /registry_instances\{[^}]*service="catalog"[^}]*\} (\d+)/.exec(await service.host.metrics.registry.metrics())?.[1];
+      /registry_instances\{[^}]*registered_service="catalog"[^}]*\} (\d+)/.exec(
+        await service.host.metrics.registry.metrics(),
+      )?.[1];
     await catalog.leave();
     await waitFor(async () => (await instances()) === '0', { description: 'discovery to see no catalog' });
     for (let i = 0; i < 8; i++) {

@@ -103,6 +103,34 @@ export const checkConsistency = async (
       }
     }
   }
+  // What the outbox did with the events of the first orders named, for reading a failure.
+  const named = [...new Set(examples.map((e) => /^order (\S+)/.exec(e)?.[1]).filter(Boolean))];
+  if (named.length) {
+    const rows = await queryRows<{
+      order_id: string;
+      type: string;
+      created: string;
+      published: string | null;
+      attempts: number;
+      last_error: string | null;
+    }>(
+      dbs.order,
+      `SELECT event->'data'->>'orderId' AS order_id, event->>'type' AS type, to_char(created_at, 'HH24:MI:SS.MS') AS created,
+              to_char(published_at, 'HH24:MI:SS.MS') AS published, attempts, last_error
+         FROM outbox WHERE event->'data'->>'orderId' = ANY($1) ORDER BY id`,
+      [named],
+    );
+    for (const [i, e] of examples.entries()) {
+      const id = /^order (\S+)/.exec(e)?.[1];
+      const trail = rows
+        .filter((r) => r.order_id === id)
+        .map(
+          (r) =>
+            `${r.type} written ${r.created}, published ${r.published ?? 'never'} after ${r.attempts} failed tries${r.last_error ? ` (${r.last_error.slice(0, 80)})` : ''}`,
+        );
+      if (trail.length) examples[i] = `${e} [outbox: ${trail.join('; ')}]`;
+    }
+  }
   // A notification for an order the order service does not have is wrong too.
   for (const n of notifications) {
     if (!byId.has(n.order_id)) {

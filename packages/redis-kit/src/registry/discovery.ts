@@ -40,6 +40,7 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
   readonly #failedAt = new Map<string, number>();
   readonly #keys: RegistryKeys;
   #instances: LiveInstance[] = [];
+  #readAt: number | undefined;
   #cursor = 0;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
@@ -100,6 +101,17 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
   }
 
   /**
+   * The last successful read of the registry: when (`Date.now()`), and the instances live
+   * then — unlike {@link instances}, not filtered by the clock since. Undefined before the
+   * first read. An old one means Redis is not answering; {@link instances} then shrinks as
+   * records expire, and an empty list says "unknown", not "none". A consumer that must not
+   * mistake one for the other (Prometheus discovery) reads this instead.
+   */
+  get lastRead(): { at: number; instances: readonly LiveInstance[] } | undefined {
+    return this.#readAt === undefined ? undefined : { at: this.#readAt, instances: this.#instances };
+  }
+
+  /**
    * Next instance, round-robin, skipping ones reported failed within the cooldown
    * (if every instance failed recently, the least recently failed one).
    */
@@ -150,7 +162,8 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
     next.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
     const before = this.#instances.map((i) => i.instanceId).join(',');
     this.#instances = next;
-    this.#metrics?.registryInstances.set({ service: this.#service }, next.length);
+    this.#readAt = Date.now();
+    this.#metrics?.registryInstances.set({ registered_service: this.#service }, next.length);
     if (before !== next.map((i) => i.instanceId).join(',')) this.emit('change', next);
   }
 }

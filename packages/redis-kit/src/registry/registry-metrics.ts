@@ -5,8 +5,11 @@ import { perRegistry } from '../metrics/per-registry.js';
 export const registryMetrics = perRegistry((registers) => ({
   registryInstances: new Gauge({
     name: 'registry_instances',
-    help: 'Live instances per service as discovery last saw them',
-    labelNames: ['service'] as const,
+    // Not `service`: that label names the process exporting the metric (a default label, and
+    // the target label Prometheus's discovery adds), so a Prometheus scrape would rename this
+    // one to `exported_service` and a `by (service)` query would group by the wrong thing.
+    help: 'Live instances per registered service as discovery last saw them',
+    labelNames: ['registered_service'] as const,
     registers,
   }),
   registryHeartbeats: new Counter({

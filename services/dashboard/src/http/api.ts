@@ -93,11 +93,18 @@ export const apiRoutes = (
     res.json({ step, result: await control.runStep(step) });
   });
 
-  /** Prometheus HTTP service discovery: every registered instance, labelled by service. */
+  /**
+   * Prometheus HTTP service discovery: every registered instance, labelled by service.
+   * While the registry cannot be read it answers 503, not a shrinking list: Prometheus
+   * keeps the targets of its last good discovery on an error, so they stay scraped (and an
+   * instance that is really down shows `up == 0`) instead of vanishing with their alerts.
+   */
   router.get('/sd/targets', (_req, res) => {
+    const registered = state.registeredInstances();
+    if (!registered) throw new DependencyUnavailableError('registry');
     res.json(
       SERVICE_NAMES.flatMap((service) =>
-        state.instances(service).map((i) => ({
+        (registered[service] ?? []).map((i) => ({
           targets: [`${i.host}:${i.port}`],
           labels: { service, instance_id: i.instanceId },
         })),
