@@ -235,12 +235,12 @@ describe('replicaAcknowledgement', () => {
     const alone = await startRedisServer();
     const soloClient = createRedis({ url: alone.url });
     try {
-      // In sync from both sides: the replica's link is up and the primary lists it (ROLE),
-      // which may come a moment later under load.
+      // In sync from both sides: the replica's link is up and the primary's ROLE (what
+      // replicaAcknowledgement reads) lists it, which may come a moment after INFO does.
       await waitFor(
         async () =>
           (await infoFields(replica.port, 'replication')).master_link_status === 'up' &&
-          Number((await infoFields(primary.port, 'replication')).connected_slaves) >= 1,
+          ((await adminCommand(primary.port, 'ROLE')) as [string, number, unknown[]])[2].length >= 1,
         { description: 'replica in sync' },
       );
       const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
