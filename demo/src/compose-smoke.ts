@@ -11,6 +11,7 @@
 //   COMPOSE="docker compose" | "docker-compose"   (default: the first that answers)
 //   --keep                                        leave the stack running
 //   --no-build                                    use the images already built
+//   --without NAME[,NAME]                         leave these services out (e.g. grafana)
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,7 +23,9 @@ import { composeSecrets, envFile } from './compose-secrets.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+const without = new Set(argv.flatMap((a, i) => (argv[i - 1] === '--without' ? a.split(',') : [])));
 const PROJECT = 'storefront-smoke';
 const ORDERS_BACK_MS = 10_000;
 const base = {
@@ -153,8 +156,9 @@ const main = async () => {
 
   try {
     await step(`${compose.join(' ')} up${args.has('--no-build') ? '' : ' --build'}`, async () => {
-      await composeRun(['up', '-d', ...(args.has('--no-build') ? [] : ['--build'])], 30 * 60_000);
-      return { result: 'started' };
+      const services = (await composeOut(['config', '--services'])).split('\n').filter((n) => n && !without.has(n));
+      await composeRun(['up', '-d', ...(args.has('--no-build') ? [] : ['--build']), ...services], 30 * 60_000);
+      return { result: `${services.length} services started${without.size ? ` (without ${[...without].join(', ')})` : ''}` };
     });
     await step('every instance ready', async () => {
       await until(
