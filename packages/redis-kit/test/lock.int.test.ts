@@ -132,6 +132,7 @@ describe('RedisLock', () => {
     const client = createRedis({ url: server.url }, { commandTimeoutMs: 200 });
     client.on('error', () => {});
     try {
+      await waitFor(() => client.ping().catch(() => undefined), { description: 'connected' });
       const lock = new RedisLock(client, { ttlMs: 30_000 });
       const lease = await lock.acquire('retry-release');
       process.kill(server.pid, 'SIGSTOP');
@@ -155,6 +156,8 @@ describe('RedisLock', () => {
     let reconnects = 0;
     client.on('reconnecting', () => reconnects++);
     try {
+      // Connected first: on a busy machine connecting alone can take longer than the 200 ms command timeout.
+      await waitFor(() => client.ping().catch(() => undefined), { description: 'connected' });
       const lock = new RedisLock(client, { ttlMs: 30_000, acquireTimeoutMs: 200 });
       await lock.withLocks(['dropped-release'], async () => {
         // Redis dies while the lock is held: the release in withLocks cannot reach it.
