@@ -144,6 +144,9 @@ describe('infra/redis/entrypoint.sh with the shipped templates', () => {
     }
     return true;
   };
+  /** Every Sentinel names `n` as the primary. */
+  const promoted = (n: Node, description: string) =>
+    waitFor(async () => (await agreedPrimary()) === n.port, { timeoutMs: 30_000, intervalMs: 100, description });
   const writeAs = (port: number, key: string) =>
     withOps(port, async (c) => {
       await c.set(key, '1');
@@ -232,11 +235,7 @@ describe('infra/redis/entrypoint.sh with the shipped templates', () => {
     expect(await writeAs(first.port, 'before')).toBe(1);
     // Failover: the primary dies; Sentinel promotes the replica.
     await kill(first);
-    await waitFor(async () => (await agreedPrimary()) === second.port, {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-      description: 'the replica promoted',
-    });
+    await promoted(second, 'the replica promoted');
     // The old primary restarts: it asks the Sentinels and comes back as the new primary's replica.
     await startNode(first);
     expect(stderrOf(first.child!)).toContain(`starting as replicaof localhost ${second.port}`);
@@ -244,11 +243,7 @@ describe('infra/redis/entrypoint.sh with the shipped templates', () => {
     expect(await writeAs(second.port, 'between')).toBe(1);
     // Fail-back: the new primary dies; the old one is promoted and takes writes.
     await kill(second);
-    await waitFor(async () => (await agreedPrimary()) === first.port, {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-      description: 'the old primary promoted again',
-    });
+    await promoted(first, 'the old primary promoted again');
     await waitFor(async () => (await role(first.port))[0] === 'master', { timeoutMs: 10_000, description: 'a primary' });
     await withOps(first.port, async (c) => {
       expect(await c.get('before')).toBe('1');

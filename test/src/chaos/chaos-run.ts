@@ -28,7 +28,7 @@ export const CHAOS_ENV = {
  * Orders per second the suite keeps up during every fault, sized for what a 2-core machine
  * sustains while it recovers: at 20/s the retry storm after an 8 s Redis outage kept the
  * shop busy past the 10 s "back" bound on these machines (13–17 s, the last landed shop
- * as well); at 12/s it is back in ≈ 3 s (docs/chaos.md).
+ * as well); at 12/s it is back in 3–8 s (docs/chaos.md).
  */
 export const LOAD_PER_SECOND = 12;
 
