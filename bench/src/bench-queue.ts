@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { BULLMQ_PREFIX, jobIds, NOTIFICATION_JOB_OPTIONS, type NotificationJob, newEvent, queues } from '@storefront/contracts';
+import { jobIds, NOTIFICATION_JOB_OPTIONS, type NotificationJob, newEvent, queuePrefix, queues } from '@storefront/contracts';
 import { createRedis } from '@storefront/redis-kit';
 import { lineReader, stopChild, track } from '@storefront/testing';
 import { Queue, QueueEvents } from 'bullmq';
@@ -36,8 +36,8 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
   await lineReader(noop.stdout!).nextJson();
   const connection = createRedis({ url: env.redis.url }, { role: 'producer' });
   const target = {
-    real: new Queue<NotificationJob>(queues.notifications, { connection, prefix: BULLMQ_PREFIX }),
-    noop: new Queue<NotificationJob>('bench-noop', { connection, prefix: BULLMQ_PREFIX }),
+    real: new Queue<NotificationJob>(queues.notifications, { connection, prefix: queuePrefix(queues.notifications) }),
+    noop: new Queue<NotificationJob>('bench-noop', { connection, prefix: queuePrefix('bench-noop') }),
   };
   // BullMQ does not close connections it was handed: keep them to close at the end.
   const eventConnections = [
@@ -45,8 +45,8 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
     createRedis({ url: env.redis.url }, { role: 'worker' }),
   ];
   const events = {
-    real: new QueueEvents(queues.notifications, { connection: eventConnections[0]!, prefix: BULLMQ_PREFIX }),
-    noop: new QueueEvents('bench-noop', { connection: eventConnections[1]!, prefix: BULLMQ_PREFIX }),
+    real: new QueueEvents(queues.notifications, { connection: eventConnections[0]!, prefix: queuePrefix(queues.notifications) }),
+    noop: new QueueEvents('bench-noop', { connection: eventConnections[1]!, prefix: queuePrefix('bench-noop') }),
   };
   await Promise.all(Object.values(events).map((e) => e.waitUntilReady()));
   const completedAt = new Map<string, number>();

@@ -1,3 +1,4 @@
+import { queueKey, queues } from '@storefront/contracts';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -68,16 +69,16 @@ describe('per-service Redis ACL users', () => {
     await clients.catalog!.set('catalog:product:sku-1', '{}');
     await clients.catalog!.set('registry:{catalog}:instance:c1', '{}');
     await clients.order!.set('order:idempotency:c:k', '{}');
-    await clients.order!.hset('{bull}:notifications:1', 'data', '{}');
+    await clients.order!.hset(queueKey(queues.notifications, '1'), 'data', '{}');
     await clients.notifier!.set('notifier:delivered:e1', '1');
-    await clients.notifier!.hget('{bull}:notifications:1', 'data');
+    await clients.notifier!.hget(queueKey(queues.notifications, '1'), 'data');
     expect(await clients.dashboard!.get('registry:{catalog}:instance:c1')).toBe('{}');
   });
 
   it.each([
     ['catalog', 'order:idempotency:c:k'],
     ['catalog', 'notifier:delivered:e1'],
-    ['catalog', '{bull}:notifications:1'],
+    ['catalog', queueKey(queues.notifications, '1')],
     ['order', 'notifier:delivered:e1'],
     ['order', 'catalog:product:sku-1'],
     ['notifier', 'order:idempotency:c:k'],

@@ -1,113 +1,149 @@
 import { randomUUID } from 'node:crypto';
-import { waitFor } from '@storefront/testing';
+import { queuePrefix, queues } from '@storefront/contracts';
+import { adminCommand, waitFor } from '@storefront/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, idemKey, post, type Stack, startStack } from './stack.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(() => stack?.stop());
-
-describe('reading products', () => {
-  it('serves miss then a cache tier, and another instance sees an admin price change on its next read', async () => {
-    const id = `read-${randomUUID().slice(0, 6)}`;
-    await stack.createProduct(id, 5, 1000);
-    const [c0, c1] = stack.catalog.map((c) => c.baseUrl) as [string, string];
-    expect((await get(`${c1}/products/${id}`)).headers.get('x-cache')).toBe('miss');
-    expect(['l1', 'l2']).toContain((await get(`${c1}/products/${id}`)).headers.get('x-cache'));
-    const patch = await fetch(`${c0}/products/${id}`, {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/json', ...(await stack.auth('admin')) },
-      body: JSON.stringify({ priceCents: 700 }),
-    });
-    expect(patch.status).toBe(200);
-    expect((await get(`${c1}/products/${id}`)).body.priceCents).toBe(700);
-  });
-});
-
-describe('placing orders', () => {
-  it('sells exactly the stock: 300 concurrent orders over both order instances for stock 100', async () => {
-    const id = `sale-${randomUUID().slice(0, 6)}`;
-    await stack.createProduct(id, 100, 500);
-    const results = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => stack.placeOrder(i, `customer-${i}`, [{ productId: id, quantity: 1 }])),
-    );
-    const statuses = results.map((r) => r.status);
-    expect(statuses.filter((s) => s === 201)).toHaveLength(100);
-    expect(statuses.filter((s) => s === 409)).toHaveLength(200);
-    expect(results.find((r) => r.status === 409)?.body).toMatchObject({ code: 'insufficient_stock', productId: id });
-    expect(await stack.stockOf(id)).toBe(0);
-    expect(
-      await stack.count('order', 'SELECT count(*) AS n FROM orders WHERE items @> $1::jsonb', [
-        JSON.stringify([{ productId: id }]),
-      ]),
-    ).toBe(100);
+/**
+ * The shop's flows, on one standalone Redis and on a Redis Cluster (3 primaries, 3
+ * replicas): the same processes, the same claims, only `REDIS_CLUSTER_NODES` differs.
+ */
+describe.each(['standalone', 'cluster'] as const)('on %s Redis', (topology) => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ redis: topology });
   }, 60_000);
+  afterAll(() => stack?.stop());
 
-  it('creates one order for 20 concurrent requests with one Idempotency-Key, and all callers get the same body', async () => {
-    const id = `idem-${randomUUID().slice(0, 6)}`;
-    await stack.createProduct(id, 50);
-    const key = idemKey();
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => stack.placeOrder(i, 'same-customer', [{ productId: id, quantity: 1 }], key)),
-    );
-    expect(new Set(results.map((r) => r.status))).toEqual(new Set([201]));
-    expect(new Set(results.map((r) => JSON.stringify(r.body))).size).toBe(1);
-    expect(await stack.stockOf(id)).toBe(49);
-    const reused = await stack.placeOrder(0, 'same-customer', [{ productId: id, quantity: 2 }], key);
-    expect(reused.status).toBe(422);
-  });
-
-  it('rejects bad input with 400 naming the field, and writes nothing', async () => {
-    const id = `bad-${randomUUID().slice(0, 6)}`;
-    await stack.createProduct(id, 5);
-    const before = await stack.count('order', 'SELECT count(*) AS n FROM orders');
-    const cases: [unknown, string][] = [
-      [{ items: [{ productId: id, quantity: '1' }] }, 'body.items.0.quantity'],
-      [{ items: [{ productId: id, quantity: -1 }] }, 'body.items.0.quantity'],
-      [{ items: [{ productId: id, quantity: 0 }] }, 'body.items.0.quantity'],
-      [{ items: [{ productId: 'no-such-product', quantity: 1 }] }, 'body.items.0.productId'],
-      [{ items: Array.from({ length: 500 }, (_, i) => ({ productId: `p${i}`, quantity: 1 })) }, 'body.items'],
-      [{ items: [{ productId: id, quantity: 1 }], discount: 100 }, 'body.discount'],
-    ];
-    for (const [body, path] of cases) {
-      const res = await post(`${stack.order[0]!.baseUrl}/orders`, body, {
-        'idempotency-key': idemKey(),
-        ...(await stack.auth('c')),
+  describe('reading products', () => {
+    it('serves miss then a cache tier, and another instance sees an admin price change on its next read', async () => {
+      const id = `read-${randomUUID().slice(0, 6)}`;
+      await stack.createProduct(id, 5, 1000);
+      const [c0, c1] = stack.catalog.map((c) => c.baseUrl) as [string, string];
+      expect((await get(`${c1}/products/${id}`)).headers.get('x-cache')).toBe('miss');
+      expect(['l1', 'l2']).toContain((await get(`${c1}/products/${id}`)).headers.get('x-cache'));
+      const patch = await fetch(`${c0}/products/${id}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', ...(await stack.auth('admin')) },
+        body: JSON.stringify({ priceCents: 700 }),
       });
-      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
-      expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
-    }
-    const noKey = await post(
-      `${stack.order[0]!.baseUrl}/orders`,
-      { items: [{ productId: id, quantity: 1 }] },
-      await stack.auth('c'),
-    );
-    expect(noKey.status).toBe(400);
-    expect(noKey.body.errors[0].path).toBe('header.idempotency-key');
-    expect(await stack.count('order', 'SELECT count(*) AS n FROM orders')).toBe(before);
-    expect(await stack.stockOf(id)).toBe(5);
+      expect(patch.status).toBe(200);
+      expect((await get(`${c1}/products/${id}`)).body.priceCents).toBe(700);
+    });
   });
 
-  it('produces exactly one notification per order event', async () => {
-    const id = `note-${randomUUID().slice(0, 6)}`;
-    await stack.createProduct(id, 20);
-    const placed = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => stack.placeOrder(i, `note-c${i}`, [{ productId: id, quantity: 1 }])),
-    );
-    const orderIds = placed.map((p) => p.body.id as string);
-    await waitFor(
-      async () =>
-        (await stack.count(
-          'notifier',
-          "SELECT count(*) AS n FROM notifications WHERE kind = 'order.placed' AND order_id = ANY($1)",
-          [orderIds],
-        )) === 10,
-      { timeoutMs: 15_000, description: 'ten notifications' },
-    );
-    const listed = await get(`${stack.notifier.baseUrl}/notifications?orderId=${orderIds[0]}`, await stack.auth('note-c0'));
-    expect(listed.body.items).toHaveLength(1);
-    expect(listed.body.items[0]).toMatchObject({ kind: 'order.placed', channel: 'record', customerId: 'note-c0' });
+  describe('placing orders', () => {
+    it('sells exactly the stock: 300 concurrent orders over both order instances for stock 100', async () => {
+      const id = `sale-${randomUUID().slice(0, 6)}`;
+      await stack.createProduct(id, 100, 500);
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => stack.placeOrder(i, `customer-${i}`, [{ productId: id, quantity: 1 }])),
+      );
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(100);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(200);
+      expect(results.find((r) => r.status === 409)?.body).toMatchObject({ code: 'insufficient_stock', productId: id });
+      expect(await stack.stockOf(id)).toBe(0);
+      expect(
+        await stack.count('order', 'SELECT count(*) AS n FROM orders WHERE items @> $1::jsonb', [
+          JSON.stringify([{ productId: id }]),
+        ]),
+      ).toBe(100);
+    }, 60_000);
+
+    it('creates one order for 20 concurrent requests with one Idempotency-Key, and all callers get the same body', async () => {
+      const id = `idem-${randomUUID().slice(0, 6)}`;
+      await stack.createProduct(id, 50);
+      const key = idemKey();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => stack.placeOrder(i, 'same-customer', [{ productId: id, quantity: 1 }], key)),
+      );
+      expect(new Set(results.map((r) => r.status))).toEqual(new Set([201]));
+      expect(new Set(results.map((r) => JSON.stringify(r.body))).size).toBe(1);
+      expect(await stack.stockOf(id)).toBe(49);
+      const reused = await stack.placeOrder(0, 'same-customer', [{ productId: id, quantity: 2 }], key);
+      expect(reused.status).toBe(422);
+    });
+
+    it('rejects bad input with 400 naming the field, and writes nothing', async () => {
+      const id = `bad-${randomUUID().slice(0, 6)}`;
+      await stack.createProduct(id, 5);
+      const before = await stack.count('order', 'SELECT count(*) AS n FROM orders');
+      const cases: [unknown, string][] = [
+        [{ items: [{ productId: id, quantity: '1' }] }, 'body.items.0.quantity'],
+        [{ items: [{ productId: id, quantity: -1 }] }, 'body.items.0.quantity'],
+        [{ items: [{ productId: id, quantity: 0 }] }, 'body.items.0.quantity'],
+        [{ items: [{ productId: 'no-such-product', quantity: 1 }] }, 'body.items.0.productId'],
+        [{ items: Array.from({ length: 500 }, (_, i) => ({ productId: `p${i}`, quantity: 1 })) }, 'body.items'],
+        [{ items: [{ productId: id, quantity: 1 }], discount: 100 }, 'body.discount'],
+      ];
+      for (const [body, path] of cases) {
+        const res = await post(`${stack.order[0]!.baseUrl}/orders`, body, {
+          'idempotency-key': idemKey(),
+          ...(await stack.auth('c')),
+        });
+        expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+        expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
+      }
+      const noKey = await post(
+        `${stack.order[0]!.baseUrl}/orders`,
+        { items: [{ productId: id, quantity: 1 }] },
+        await stack.auth('c'),
+      );
+      expect(noKey.status).toBe(400);
+      expect(noKey.body.errors[0].path).toBe('header.idempotency-key');
+      expect(await stack.count('order', 'SELECT count(*) AS n FROM orders')).toBe(before);
+      expect(await stack.stockOf(id)).toBe(5);
+    });
+
+    it('produces exactly one notification per order event', async () => {
+      const id = `note-${randomUUID().slice(0, 6)}`;
+      await stack.createProduct(id, 20);
+      const placed = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => stack.placeOrder(i, `note-c${i}`, [{ productId: id, quantity: 1 }])),
+      );
+      const orderIds = placed.map((p) => p.body.id as string);
+      await waitFor(
+        async () =>
+          (await stack.count(
+            'notifier',
+            "SELECT count(*) AS n FROM notifications WHERE kind = 'order.placed' AND order_id = ANY($1)",
+            [orderIds],
+          )) === 10,
+        { timeoutMs: 15_000, description: 'ten notifications' },
+      );
+      const listed = await get(`${stack.notifier.baseUrl}/notifications?orderId=${orderIds[0]}`, await stack.auth('note-c0'));
+      expect(listed.body.items).toHaveLength(1);
+      expect(listed.body.items[0]).toMatchObject({ kind: 'order.placed', channel: 'record', customerId: 'note-c0' });
+    });
+  });
+
+  describe.runIf(topology === 'cluster')('spreading over shards', () => {
+    it("after one order the two queues' keys sit on different primaries, each queue's on one slot", async () => {
+      const id = `shard-${randomUUID().slice(0, 6)}`;
+      await stack.createProduct(id, 5);
+      const placed = await stack.placeOrder(0, 'shard-c', [{ productId: id, quantity: 1 }]);
+      expect(placed.status).toBe(201);
+      await waitFor(
+        async () =>
+          (await stack.count('notifier', 'SELECT count(*) AS n FROM notifications WHERE order_id = $1', [placed.body.id])) === 1,
+        { timeoutMs: 15_000, description: 'the order notified' },
+      );
+      const cluster = stack.cluster!;
+      const primaries = (await cluster.topology()).filter((n) => n.role === 'primary');
+      // KEYS is fine here: private test nodes (the services may not run it).
+      const holders = async (queue: string) => {
+        const ports: number[] = [];
+        for (const node of primaries) {
+          if (((await adminCommand(node.port, 'KEYS', `${queuePrefix(queue)}:*`)) as string[]).length > 0) ports.push(node.port);
+        }
+        return ports;
+      };
+      const notifications = await holders(queues.notifications);
+      const expiries = await holders(queues.orderExpiry);
+      expect(notifications).toHaveLength(1);
+      expect(expiries).toHaveLength(1);
+      expect(notifications[0]).not.toBe(expiries[0]);
+    });
   });
 });

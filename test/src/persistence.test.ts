@@ -1,3 +1,4 @@
+import { queueKey, queues } from '@storefront/contracts';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,7 +75,7 @@ describe('persistence with the shipped redis.conf and users.acl', () => {
   it('restores every acknowledged write after kill -9, transactions and scripts included', async () => {
     const order = new Redis({ port, username: 'order', password });
     await order.set('order:plain', '1');
-    expect(await order.multi().set('order:tx-a', 'a').hset('{bull}:notifications:1', 'data', 'x').exec()).toEqual([
+    expect(await order.multi().set('order:tx-a', 'a').hset(queueKey(queues.notifications, '1'), 'data', 'x').exec()).toEqual([
       [null, 'OK'],
       [null, 1],
     ]);
@@ -92,7 +93,7 @@ describe('persistence with the shipped redis.conf and users.acl', () => {
     const after = new Redis({ port, username: 'order', password });
     try {
       expect(await after.mget('order:plain', 'order:tx-a', 'order:lua')).toEqual(['1', 'a', 'from-a-script']);
-      expect(await after.hget('{bull}:notifications:1', 'data')).toBe('x');
+      expect(await after.hget(queueKey(queues.notifications, '1'), 'data')).toBe('x');
     } finally {
       after.disconnect();
     }

@@ -2,17 +2,19 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   createShopCredentials,
+  type RedisCluster,
   createTestDatabase,
   type RedisProcess,
   randomAclPasswords,
   renderAcl,
   type ServiceProcess,
+  startCluster,
   startRedisServer,
   startSentinelTopology,
   startServiceProcess,
   type TestDatabase,
 } from '@storefront/testing';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { serviceEntry } from './paths.js';
@@ -26,8 +28,9 @@ export interface StackOptions {
   /**
    * `standalone` (default): one private redis-server. `sentinel`: a primary, a replica and
    * three Sentinels, with replication and Sentinel authenticated as their ACL users.
+   * `cluster`: 3 primaries and 3 replicas (`REDIS_CLUSTER_NODES`), replication as the `replica` user.
    */
-  redis?: 'standalone' | 'sentinel';
+  redis?: 'standalone' | 'sentinel' | 'cluster';
   /** Extra redis-server config (e.g. AOF settings). */
   redisConfig?: string[];
 }
@@ -56,16 +59,33 @@ export const startStack = async (options: StackOptions = {}) => {
           ],
         })
       : undefined;
-  let redisServer: RedisProcess = sentinel?.primary ?? (await startRedisServer({ acl, config: redisConfig }));
+  const cluster: RedisCluster | undefined =
+    options.redis === 'cluster'
+      ? await startCluster({
+          acl,
+          replicasPerPrimary: 1,
+          config: [...redisConfig, 'masteruser replica', `masterauth ${passwords.REPLICA_REDIS_PASSWORD}`],
+        })
+      : undefined;
+  let redisServer: RedisProcess =
+    sentinel?.primary ?? cluster?.nodes[0] ?? (await startRedisServer({ acl, config: redisConfig }));
   const redisEnvFor = (user: string): Record<string, string> => {
     const credentials = `${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}`;
-    // On Sentinel the URL gives only the credentials; the Sentinels say where the primary is.
-    return sentinel
-      ? {
-          REDIS_URL: `redis://${credentials}@127.0.0.1:6379`,
-          REDIS_SENTINELS: sentinel.sentinelAddresses.map((a) => `${a.host}:${a.port}`).join(','),
-        }
-      : { REDIS_URL: `redis://${credentials}@127.0.0.1:${redisServer.port}` };
+    // On Sentinel and Cluster the URL gives only the credentials; the Sentinels or the seed
+    // nodes say where the data is.
+    if (sentinel) {
+      return {
+        REDIS_URL: `redis://${credentials}@127.0.0.1:6379`,
+        REDIS_SENTINELS: sentinel.sentinelAddresses.map((a) => `${a.host}:${a.port}`).join(','),
+      };
+    }
+    if (cluster) {
+      return {
+        REDIS_URL: `redis://${credentials}@127.0.0.1:6379`,
+        REDIS_CLUSTER_NODES: cluster.seeds.map((a) => `${a.host}:${a.port}`).join(','),
+      };
+    }
+    return { REDIS_URL: `redis://${credentials}@127.0.0.1:${redisServer.port}` };
   };
   // A stand-in identity provider and every service's keys, fresh for this stack.
   const credentials = await createShopCredentials();
@@ -95,9 +115,12 @@ export const startStack = async (options: StackOptions = {}) => {
   const catalog: ServiceProcess[] = [await start('catalog'), await start('catalog')];
   const order: ServiceProcess[] = [await start('order'), await start('order')];
   let notifier: ServiceProcess = await start('notifier');
-  // The test's own view of Redis, as the harness admin (the default user is off). Standalone only:
-  // on Sentinel each node has its own admin password.
-  const redis = new Redis(redisServer.adminUrl, { lazyConnect: true });
+  // The test's own view of Redis, as the harness admin (the default user is off). On Sentinel
+  // it is the node that was primary at start (each node has its own admin password); on
+  // Cluster a cluster client (one admin password on every node).
+  const redis = cluster
+    ? new Cluster(cluster.seeds, { lazyConnect: true, redisOptions: cluster.admin })
+    : new Redis(redisServer.adminUrl, { lazyConnect: true });
   redis.on('error', () => {});
 
   const stack = {
@@ -119,7 +142,9 @@ export const startStack = async (options: StackOptions = {}) => {
     dbs,
     /** The Sentinel topology, with `redis: 'sentinel'`. */
     sentinel,
-    /** The standalone redis-server (or, on Sentinel, the node that was primary at start). */
+    /** The Cluster, with `redis: 'cluster'`. */
+    cluster,
+    /** The standalone redis-server (or, on Sentinel, the node that was primary at start; on Cluster the first node). */
     get redisServer() {
       return redisServer;
     },
@@ -183,7 +208,7 @@ export const startStack = async (options: StackOptions = {}) => {
     async stop() {
       await Promise.all([...catalog, ...order, notifier].map((p) => p.stop('SIGTERM').catch(() => {})));
       redis.disconnect();
-      await (sentinel ? sentinel.stop() : redisServer.stop());
+      await (sentinel ? sentinel.stop() : cluster ? cluster.stop() : redisServer.stop());
       await Promise.all(Object.values(dbs).map((db) => db.drop()));
     },
   };

@@ -1,3 +1,4 @@
+import { queueKey, queues } from '@storefront/contracts';
 import { randomUUID } from 'node:crypto';
 import type { ServiceProcess } from '@storefront/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,7 +130,7 @@ describe('dashboard', () => {
     const pause = `${dashboard.baseUrl}/queues/api/queues/order-expiry/pause`;
     const resume = `${dashboard.baseUrl}/queues/api/queues/order-expiry/resume`;
     expect((await send('PUT', pause, await stack.auth('mallory'))).status).toBe(405);
-    expect(await stack.redis.hget('{bull}:order-expiry:meta', 'paused')).toBeNull();
+    expect(await stack.redis.hget(queueKey(queues.orderExpiry, 'meta'), 'paused')).toBeNull();
     const admin = await stack.auth('admin');
     expect((await send('PUT', pause, admin)).status).toBe(200);
     expect((await send('PUT', resume, admin)).status).toBe(200);

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
-import { eventSchemas, keys, PlaceOrderRequest, StorefrontEvent, UpdateProductRequest } from './index.js';
+import {
+  eventSchemas,
+  keys,
+  PlaceOrderRequest,
+  queueKey,
+  queues,
+  StorefrontEvent,
+  UpdateProductRequest,
+} from './index.js';
 
 const issuePaths = (r: { success: boolean; error?: { issues: { path: PropertyKey[] }[] } }) =>
   r.error?.issues.map((i) => i.path.join('.')) ?? [];
@@ -83,5 +91,16 @@ describe('keys', () => {
   it('spreads different products over different slots', () => {
     const slots = new Set(['a', 'b', 'c', 'd'].map((id) => calculateSlot(keys.catalog.stockLock(id))));
     expect(slots.size).toBeGreaterThan(1);
+  });
+
+  it("keeps each queue's keys on one slot and puts the two queues on different shards of a 3-primary Cluster", () => {
+    const slotOf = (queue: string) => {
+      const slots = new Set(['meta', 'wait', 'delayed', 'id', '42'].map((suffix) => calculateSlot(queueKey(queue, suffix))));
+      expect(slots.size).toBe(1);
+      return [...slots][0]!;
+    };
+    // redis-cli --cluster create splits 16 384 slots evenly: 0-5460, 5461-10922, 10923-16383.
+    const shard = (slot: number) => Math.min(Math.floor(slot / (16384 / 3)), 2);
+    expect(shard(slotOf(queues.notifications))).not.toBe(shard(slotOf(queues.orderExpiry)));
   });
 });

@@ -32,10 +32,25 @@ export const keys = {
 } as const;
 
 /**
- * BullMQ key prefix. The hash tag keeps each queue's keys on one Cluster slot, which
- * BullMQ's Lua scripts require.
+ * BullMQ key prefix of one queue: its keys are `bull:{queue:<queue>}:<queue>:<suffix>`. The
+ * hash tag keeps each queue's keys on one Cluster slot, which BullMQ's Lua scripts require,
+ * and gives every queue its own slot, so queues spread over a Cluster's shards instead of
+ * all sitting on one primary. Which shard a slot lands on is the Cluster's allocation; the
+ * tag's `queue:` is there because with it the shop's two queues hash into different thirds
+ * of the slot space (slots 7711 and 3331), so a fresh 3-primary Cluster puts them on
+ * different primaries (contracts.test.ts pins it). `{@link LEGACY_BULLMQ_PREFIX}` was the
+ * earlier layout; docs/operations.md has the migration.
  */
-export const BULLMQ_PREFIX = '{bull}';
+export const queuePrefix = (queue: string) => `bull:{queue:${queue}}`;
+
+/** A BullMQ key of `queue` (e.g. `queueKey('order-expiry', 'meta')`), for tests and operators. */
+export const queueKey = (queue: string, suffix: string) => `${queuePrefix(queue)}:${queue}:${suffix}`;
+
+/**
+ * The prefix every queue shared before per-queue hash tags: one `{bull}` tag, so every queue
+ * on one slot. Only the migration (`pnpm redis:migrate-queues`) reads it.
+ */
+export const LEGACY_BULLMQ_PREFIX = '{bull}';
 
 /** BullMQ queue names. */
 export const queues = {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BULLMQ_PREFIX, channels, eventSchemas, REGISTRY_PREFIX, type StorefrontEvent } from '@storefront/contracts';
+import { channels, eventSchemas, queuePrefix, REGISTRY_PREFIX, type StorefrontEvent } from '@storefront/contracts';
 import {
   assertNoEviction,
   type ConnectionRole,
@@ -174,7 +174,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
    */
   queue<T>(name: string): Queue<T> {
     this.#producer ??= this.connection('producer', 'queues');
-    const queue = new Queue<T>(name, { connection: this.#producer, prefix: BULLMQ_PREFIX });
+    const queue = new Queue<T>(name, { connection: this.#producer, prefix: queuePrefix(name) });
     queue.on('error', (err) => this.logger.warn({ err, queue: name }, 'queue error'));
     this.shutdown.add('queues', `close queue ${name}`, () => queue.close());
     return queue;
@@ -213,7 +213,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
         const worker = new Worker<T, R>(name, processor, {
           ...options,
           connection: this.connection('worker', `worker:${name}${made++ ? `:${made}` : ''}`),
-          prefix: BULLMQ_PREFIX,
+          prefix: queuePrefix(name),
         });
         worker.on('error', (err) => this.logger.warn({ err, queue: name }, 'worker error'));
         return worker as unknown as Worker;

@@ -13,7 +13,7 @@ declare module 'vitest' {
 export { randomAclPasswords, renderAcl, renderAclFile } from './acl.js';
 export { adminCommand, infoFields } from './admin-client.js';
 export { pidAlive, stopChild, track } from './child-processes.js';
-export { type ClusterOptions, type RedisCluster, startCluster } from './cluster.js';
+export { type ClusterNodeInfo, type ClusterOptions, parseClusterNodes, type RedisCluster, startCluster } from './cluster.js';
 export { freePort } from './free-port.js';
 export {
   createIdentity,

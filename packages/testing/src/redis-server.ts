@@ -46,6 +46,8 @@ export interface StartRedisOptions {
   startTimeoutMs?: number;
   /** Working directory to use (kept on stop only by `restart`); default a fresh temp dir. */
   dir?: string;
+  /** The harness admin user's password; default a random one per server (a Cluster shares one). */
+  adminPassword?: string;
 }
 
 /** ACL user the harness adds to every data node it starts, for its own admin commands. */
@@ -162,7 +164,7 @@ export const startRedisServer = async (options: StartRedisOptions = {}): Promise
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await spawnOnce(port, options);
+      return await spawnOnce(port, options, options.adminPassword);
     } catch (error) {
       lastError = error;
       if (options.port !== undefined || !/Address already in use/i.test(String((error as Error).message))) throw error;

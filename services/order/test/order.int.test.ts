@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BULLMQ_PREFIX, jobIds, type NotificationJob, type OrderExpiryJob, queues } from '@storefront/contracts';
+import { jobIds, type NotificationJob, type OrderExpiryJob, queueKey, queuePrefix, queues } from '@storefront/contracts';
 import { createRedis, type RedisClient } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
 import { ServiceTokenVerifier } from '@storefront/service-kit';
@@ -395,7 +395,7 @@ describe('expiry', () => {
     expect(placed.status).toBe(201);
     const orderId: string = placed.body.id;
     const admin = adminClient();
-    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: BULLMQ_PREFIX });
+    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: queuePrefix(queues.orderExpiry) });
     try {
       await waitFor(async () => (await expiries.getJob(jobIds.orderExpiry(orderId))) !== undefined, {
         description: 'the relay to schedule the delayed expiry job',
@@ -462,7 +462,7 @@ describe('the outbox', () => {
       process.kill(replica.pid, 'SIGSTOP');
       const result = await isolated.orders.place({ customerId: 'c-replica', items: [{ productId: 'sku-r', quantity: 1 }] });
       if (result.outcome !== 'placed') throw new Error(`not placed: ${result.outcome}`);
-      const jobKey = `${BULLMQ_PREFIX}:${queues.orderExpiry}:${jobIds.orderExpiry(result.order.id)}`;
+      const jobKey = queueKey(queues.orderExpiry, jobIds.orderExpiry(result.order.id));
       await waitFor(async () => (await failedAttempts()) >= 1, { description: 'a relay attempt refused for want of a replica' });
       expect(await adminCommand(primary.port, 'EXISTS', jobKey)).toBe(1);
       expect(await unpublished(result.order.id)).toBe(1);
@@ -535,8 +535,8 @@ describe('the outbox', () => {
     expect(placed.map((id) => published.get(id))).toEqual([1, 1, 1, 1, 1]);
 
     const admin = adminClient();
-    const notifications = new Queue<NotificationJob>(queues.notifications, { connection: admin, prefix: BULLMQ_PREFIX });
-    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: BULLMQ_PREFIX });
+    const notifications = new Queue<NotificationJob>(queues.notifications, { connection: admin, prefix: queuePrefix(queues.notifications) });
+    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: queuePrefix(queues.orderExpiry) });
     const jobs = await notifications.getJobs(['waiting', 'active', 'completed', 'delayed']);
     expect(jobs.filter((j) => placed.includes(j.data.data.orderId ?? '')).length).toBe(5);
     const delayed = await expiries.getJobs(['delayed']);
