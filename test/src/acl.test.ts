@@ -1,8 +1,8 @@
-import { queueKey, queues } from '@storefront/contracts';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { queueKey, queues } from '@storefront/contracts';
 import { type RedisProcess, renderAclFile, startRedisServer } from '@storefront/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,10 +1,10 @@
-import { queueKey, queues } from '@storefront/contracts';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { queueKey, queues } from '@storefront/contracts';
 import { freePort, randomAclPasswords, redisServerBin, renderAcl, stopChild, track, waitFor } from '@storefront/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   createShopCredentials,
-  type RedisCluster,
   createTestDatabase,
+  type RedisCluster,
   type RedisProcess,
   randomAclPasswords,
   renderAcl,

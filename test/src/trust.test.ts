@@ -1,5 +1,5 @@
-import { queueKey, queues } from '@storefront/contracts';
 import { randomUUID } from 'node:crypto';
+import { queueKey, queues } from '@storefront/contracts';
 import type { ServiceProcess } from '@storefront/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, idemKey, post, type Stack, startStack } from './stack.js';

@@ -42,9 +42,11 @@ export interface RedisCluster {
    * Move `slot` to the primary on `toPort` with the steps `redis-cli --cluster reshard` takes:
    * `SETSLOT IMPORTING` on the target, `MIGRATING` on the source, `MIGRATE` the keys in
    * batches, then `SETSLOT NODE` on both and every other primary. While it runs, clients are
-   * redirected with ASK for keys already moved. Returns the number of keys moved.
+   * redirected with ASK for keys already moved (and for new keys, which the target creates).
+   * `holdMs` keeps the slot half-moved at least that long, sweeping keys across in batches,
+   * as a reshard of a large slot does. Returns the number of keys moved.
    */
-  migrateSlot(slot: number, toPort: number, options?: { batch?: number }): Promise<number>;
+  migrateSlot(slot: number, toPort: number, options?: { batch?: number; holdMs?: number }): Promise<number>;
   /** Resolves once every live node reports `cluster_state:ok` and agrees on one owner per slot. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -121,8 +123,8 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<RedisC
     }
     throw lastError ?? new Error('no live cluster node');
   };
-  const waitHealthy = (timeoutMs = 30_000) =>
-    waitFor(
+  const waitHealthy = async (timeoutMs = 30_000) => {
+    await waitFor(
       async () => {
         const owners = new Set<string>();
         for (const n of live()) {
@@ -143,6 +145,7 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<RedisC
       },
       { timeoutMs, description: 'cluster_state:ok and one slot map on every node' },
     );
+  };
   try {
     for (let i = 0; i < primaries * (1 + replicas); i++) {
       nodes.push(
@@ -207,7 +210,7 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<RedisC
       await waitHealthy();
       return restarted;
     },
-    async migrateSlot(slot, toPort, { batch = 100 } = {}) {
+    async migrateSlot(slot, toPort, { batch = 100, holdMs = 0 } = {}) {
       const view = await topology();
       const source = view.find((n) => n.role === 'primary' && n.slots.some(([a, b]) => slot >= a && slot <= b));
       const target = view.find((n) => n.port === toPort);
@@ -216,9 +219,14 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<RedisC
       await adminCommand(toPort, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', await idOf(source.port));
       await adminCommand(source.port, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', await idOf(toPort));
       let moved = 0;
+      const until = Date.now() + holdMs;
       for (;;) {
         const keys = (await adminCommand(source.port, 'CLUSTER', 'GETKEYSINSLOT', slot, batch)) as string[];
-        if (keys.length === 0) break;
+        if (keys.length === 0 && Date.now() >= until) break;
+        if (keys.length === 0) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
         await adminCommand(
           source.port,
           'MIGRATE',
