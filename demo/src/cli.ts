@@ -13,6 +13,7 @@ import {
   type RedisProcess,
   randomAclPasswords,
   renderAcl,
+  startCluster,
   startPostgres,
   startRedisServer,
   type TestDatabase,
@@ -22,13 +23,15 @@ import { parsePorts, portFree } from './ports.js';
 import { PRODUCTS, type ScenarioContext, type StepResult, seed, steps } from './scenario.js';
 import { Supervisor } from './supervisor.js';
 
-const HELP = `pnpm demo [--keep]
+const HELP = `pnpm demo [--keep] [--cluster]
 
 Starts Storefront as real processes — a private Redis (per-service ACL users), an embedded
 PostgreSQL, 2 catalog, 2 order, 1 notifier and the dashboard — runs a scenario that
 shows (and checks) every pattern, prints a summary, and stops everything.
 
   --keep      keep everything running after the scenario; Ctrl-C stops it all
+  --cluster   run the shop on a Redis Cluster (3 primaries, 3 replicas) instead of one Redis;
+              the dashboard's Shards panel shows which primary holds which queue and registry
   --help      this text
 
 Environment (all optional):
@@ -46,9 +49,10 @@ const REGISTRY_TTL_MS = 3_000;
 const main = async () => {
   const args = new Set(process.argv.slice(2));
   if (args.has('--help') || args.has('-h')) return say(HELP);
-  const unknown = [...args].filter((a) => a !== '--keep');
+  const unknown = [...args].filter((a) => a !== '--keep' && a !== '--cluster');
   if (unknown.length) throw new UserError(`unknown option ${unknown[0]} (see --help)`);
   const keep = args.has('--keep');
+  const onCluster = args.has('--cluster');
 
   const env = process.env;
   const [catalog1, catalog2] = parsePorts('CATALOG_PORTS', env.CATALOG_PORTS ?? '3101,3102', 2) as [number, number];
@@ -87,7 +91,27 @@ const main = async () => {
   const passwords = randomAclPasswords(aclTemplate);
   let redis: RedisProcess | undefined;
   let redisUrlFor = (_user: string) => env.REDIS_URL ?? '';
-  if (!env.REDIS_URL) {
+  /** REDIS_CLUSTER_NODES for every process, with --cluster. */
+  let clusterEnv: Record<string, string> = {};
+  if (onCluster && env.REDIS_URL) throw new UserError('--cluster starts its own Cluster: unset REDIS_URL');
+  if (onCluster) {
+    say('▶ starting a Redis Cluster (3 primaries + 3 replicas, per-service ACL users, noeviction)');
+    const cluster = await startCluster({
+      acl: renderAcl(aclTemplate, passwords),
+      replicasPerPrimary: 1,
+      config: [
+        'maxmemory-policy noeviction',
+        'appendonly yes',
+        'masteruser replica',
+        `masterauth ${passwords.REPLICA_REDIS_PASSWORD}`,
+      ],
+    });
+    // On Cluster the URL carries only the credentials; the seed nodes say where the data is.
+    redisUrlFor = (user) => `redis://${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}@127.0.0.1:6379`;
+    clusterEnv = { REDIS_CLUSTER_NODES: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',') };
+    say(`  nodes ${cluster.seeds.map((s) => s.port).join(', ')}`);
+    shutdown.add('redis', 'stop the Redis Cluster', () => cluster.stop());
+  } else if (!env.REDIS_URL) {
     say('▶ starting Redis (private redis-server, per-service ACL users, noeviction)');
     redis = await startRedisServer({
       acl: renderAcl(aclTemplate, passwords),
@@ -117,6 +141,7 @@ const main = async () => {
     entry,
     (service) => ({
       REDIS_URL: redisUrlFor(service),
+      ...clusterEnv,
       DATABASE_URL: dbs[service]!.url,
       ...credentials.env[service as 'catalog'],
       // Every demo client is this machine: the per-address limit would throttle the scenario.
@@ -146,6 +171,7 @@ const main = async () => {
     service: 'dashboard',
     config: loadDashboardConfig({
       REDIS_URL: redisUrlFor('dashboard'),
+      ...clusterEnv,
       ...credentials.env.dashboard,
       PORT: String(dashboardPort),
       DASHBOARD_REFRESH_MS: '1000',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { queuePrefix, queues } from '@storefront/contracts';
+import { keys, queuePrefix, queues } from '@storefront/contracts';
 import { adminCommand, waitFor } from '@storefront/testing';
+import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, idemKey, post, type Stack, startStack } from './stack.js';
 
@@ -116,6 +117,46 @@ describe.each(['standalone', 'cluster'] as const)('on %s Redis', (topology) => {
       expect(listed.body.items).toHaveLength(1);
       expect(listed.body.items[0]).toMatchObject({ kind: 'order.placed', channel: 'record', customerId: 'note-c0' });
     });
+  });
+
+  describe('the dashboard', () => {
+    it(
+      topology === 'cluster'
+        ? 'shows which shard holds each queue, registry, lock and cache entry'
+        : 'shows no shard map on one Redis',
+      async () => {
+        const id = `dash-${randomUUID().slice(0, 6)}`;
+        await stack.createProduct(id, 5);
+        const dashboard = await stack.startDashboard();
+        try {
+          const state = await waitFor(
+            async () => {
+              const res = await get(`${dashboard.baseUrl}/api/state`, await stack.auth('admin'));
+              return res.status === 200 && res.body.stock.some((p: { id: string }) => p.id === id) ? res.body : undefined;
+            },
+            { timeoutMs: 10_000, description: 'a snapshot listing the new product' },
+          );
+          if (topology === 'standalone') {
+            expect(state.shards).toBeNull();
+            return;
+          }
+          const shards = state.shards as { primary: string; replicas: string[]; holds: string[] }[];
+          const primaries = (await stack.cluster!.topology()).filter((n) => n.role === 'primary');
+          expect(shards.map((s) => Number(s.primary.split(':')[1])).sort()).toEqual(primaries.map((p) => p.port).sort());
+          for (const shard of shards) expect(shard.replicas).toHaveLength(1);
+          const holder = (label: string) => shards.filter((s) => s.holds.includes(label)).map((s) => s.primary);
+          for (const label of ['queue notifications', 'queue order-expiry', 'registry catalog', `lock ${id}`, `cache ${id}`]) {
+            expect(holder(label), label).toHaveLength(1);
+          }
+          // Each label on the primary that really serves its key's slot.
+          const lockPort = await stack.cluster!.primaryForSlot(calculateSlot(keys.catalog.stockLock(id)));
+          expect(holder(`lock ${id}`)[0]).toBe(`127.0.0.1:${lockPort}`);
+          expect(holder('queue notifications')).not.toEqual(holder('queue order-expiry'));
+        } finally {
+          await dashboard.stop('SIGTERM');
+        }
+      },
+    );
   });
 
   describe.runIf(topology === 'cluster')('spreading over shards', () => {

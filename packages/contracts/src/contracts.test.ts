@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
-import {
-  eventSchemas,
-  keys,
-  PlaceOrderRequest,
-  queueKey,
-  queues,
-  StorefrontEvent,
-  UpdateProductRequest,
-} from './index.js';
+import { eventSchemas, keys, PlaceOrderRequest, queueKey, queues, StorefrontEvent, UpdateProductRequest } from './index.js';
 
 const issuePaths = (r: { success: boolean; error?: { issues: { path: PropertyKey[] }[] } }) =>
   r.error?.issues.map((i) => i.path.join('.')) ?? [];

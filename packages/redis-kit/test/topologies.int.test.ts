@@ -1,6 +1,15 @@
-import { type RedisCluster, type SentinelTopology, startCluster, startSentinelTopology, waitFor } from '@storefront/testing';
+import {
+  type RedisCluster,
+  type SentinelTopology,
+  startCluster,
+  startRedisServer,
+  startSentinelTopology,
+  waitFor,
+} from '@storefront/testing';
+import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwoTierCache } from '../src/cache/two-tier-cache.js';
+import { clusterShards, shardForSlot } from '../src/connections/cluster-shards.js';
 import { type ConnectionRole, createRedis, type RedisClient } from '../src/connections/create-redis.js';
 import type { RedisConfig } from '../src/connections/redis-config.js';
 import { LockTimeoutError } from '../src/lock/errors.js';
@@ -146,4 +155,38 @@ describe('on Cluster', () => {
   afterAll(() => cluster?.stop());
 
   sharedClaims('Cluster', () => connect);
+
+  it('clusterShards lists each primary with its slots and replicas as the Cluster reports them, and follows a moved slot', async () => {
+    const client = connect();
+    try {
+      const shards = (await clusterShards(client))!;
+      expect(shards.map((s) => Number(s.primary.split(':')[1])).sort()).toEqual(
+        (await cluster.topology())
+          .filter((n) => n.role === 'primary')
+          .map((n) => n.port)
+          .sort(),
+      );
+      expect(shards.flatMap((s) => s.slots).reduce((n, [a, b]) => n + b - a + 1, 0)).toBe(16384);
+      const slot = calculateSlot('shard-map-probe');
+      const from = shardForSlot(shards, slot)!;
+      const to = shards.find((s) => s !== from)!;
+      await cluster.migrateSlot(slot, Number(to.primary.split(':')[1]));
+      await waitFor(async () => shardForSlot((await clusterShards(client))!, slot)?.primary === to.primary, {
+        description: 'the moved slot on its new primary',
+      });
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('clusterShards is undefined for a client that is not a Cluster client', async () => {
+    const server = await startRedisServer();
+    const client = createRedis({ url: server.url });
+    try {
+      expect(await clusterShards(client)).toBeUndefined();
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
 });

@@ -86,6 +86,20 @@ const render = (s) => {
       el('tr', {}, ...[name, c.waiting, c.active, c.delayed, c.completed, c.failed].map((v) => el('td', {}, String(v ?? 0)))),
     ),
   );
+  // On a Redis Cluster: which primary holds which queue, registry, lock and cache entry.
+  $('shards-section').hidden = !s.shards;
+  $('shards').tBodies[0].replaceChildren(
+    ...(s.shards ?? []).map((shard) =>
+      el(
+        'tr',
+        { 'data-primary': shard.primary, class: shard.failed ? 'failed' : '' },
+        el('td', {}, shard.failed ? `${shard.primary} (failed)` : shard.primary),
+        el('td', {}, shard.slots),
+        el('td', {}, shard.replicas.join(', ') || '—'),
+        el('td', {}, shard.holds.join(', ')),
+      ),
+    ),
+  );
   $('events').replaceChildren(
     ...s.events.map((e) => el('li', { 'data-type': e.type }, `${e.at.slice(11, 19)} ${e.type} — ${e.summary}`)),
   );

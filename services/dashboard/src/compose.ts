@@ -33,7 +33,12 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
   const notifications = host.queue<NotificationJob>(queues.notifications);
   const expiries = host.queue<OrderExpiryJob>(queues.orderExpiry);
   // Unknown after three missed discovery reads (Redis not answering), not after one slow one.
-  const state = new DashboardState(discoveries, { notifications, expiries }, 3 * host.config.DISCOVERY_REFRESH_MS + 1_000);
+  const state = new DashboardState(
+    discoveries,
+    { notifications, expiries },
+    3 * host.config.DISCOVERY_REFRESH_MS + 1_000,
+    await host.redis(),
+  );
   await state.listen(await host.events());
   await state.refresh();
   const timer = setInterval(() => void state.refresh().catch(() => {}), refreshMs);

@@ -1,12 +1,25 @@
 import {
+  keys,
   type NotificationJob,
   type OrderExpiryJob,
   type Product,
+  queueKey,
+  queues as queueNames,
+  REGISTRY_PREFIX,
   SERVICE_NAMES,
   type StorefrontEvent,
 } from '@storefront/contracts';
-import type { Discovery, EventBus, LiveInstance } from '@storefront/redis-kit';
+import {
+  clusterShards,
+  type Discovery,
+  type EventBus,
+  type LiveInstance,
+  type RedisClient,
+  registryKeys,
+  shardForSlot,
+} from '@storefront/redis-kit';
 import type { Queue } from 'bullmq';
+import calculateSlot from 'cluster-key-slot';
 import { parseSamples } from './metrics-text.js';
 
 const EVENT_TYPES = [
@@ -28,6 +41,12 @@ export interface Snapshot {
   breakers: { instanceId: string; breaker: string; state: 'closed' | 'half-open' | 'open' }[];
   stock: Pick<Product, 'id' | 'name' | 'stock' | 'priceCents'>[];
   queues: Record<string, Record<string, number>>;
+  /**
+   * On a Redis Cluster: each shard (primary, slot ranges, replicas) and what of the shop's it
+   * holds — each queue, each service's registry, each product's stock lock and cache entry.
+   * Null on one Redis (or when the Cluster did not answer).
+   */
+  shards: { primary: string; slots: string; replicas: string[]; failed: boolean; holds: string[] }[] | null;
   events: { type: string; at: string; summary: string }[];
 }
 
@@ -62,6 +81,7 @@ export class DashboardState {
     private readonly discoveries: Record<string, Discovery>,
     private readonly queues: { notifications: Queue<NotificationJob>; expiries: Queue<OrderExpiryJob> },
     private readonly staleAfterMs = 3_000,
+    private readonly redis?: RedisClient,
   ) {}
 
   /** Keep the last 50 events. */
@@ -153,6 +173,7 @@ export class DashboardState {
       this.queues.notifications.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
       this.queues.expiries.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
     ]);
+    const shards = await this.shardMap(stock.map((p) => p.id)).catch(() => null);
     const snapshot: Snapshot = {
       at: new Date(now).toISOString(),
       instances,
@@ -160,9 +181,37 @@ export class DashboardState {
       breakers,
       stock,
       queues: { notifications, 'order-expiry': expiries },
+      shards,
       events: [...this.#events],
     };
     this.#snapshot = snapshot;
     return snapshot;
+  }
+
+  /** Which shard holds what, by the slot of each key (the Cluster's own map, read now). */
+  private async shardMap(productIds: string[]): Promise<Snapshot['shards']> {
+    const shards = this.redis ? await clusterShards(this.redis) : undefined;
+    if (!shards) return null;
+    const registry = registryKeys(REGISTRY_PREFIX);
+    const things: [string, string][] = [
+      ...Object.values(queueNames).map((q): [string, string] => [`queue ${q}`, queueKey(q, 'meta')]),
+      ...SERVICE_NAMES.map((service): [string, string] => [`registry ${service}`, registry.index(service)]),
+      ...productIds.flatMap((id): [string, string][] => [
+        [`lock ${id}`, keys.catalog.stockLock(id)],
+        [`cache ${id}`, keys.catalog.productCache(id)],
+      ]),
+    ];
+    const holds = new Map(shards.map((s) => [s, [] as string[]]));
+    for (const [label, key] of things) {
+      const shard = shardForSlot(shards, calculateSlot(key));
+      if (shard) holds.get(shard)!.push(label);
+    }
+    return shards.map((s) => ({
+      primary: s.primary,
+      slots: s.slots.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', '),
+      replicas: s.replicas,
+      failed: s.failed,
+      holds: holds.get(s)!,
+    }));
   }
 }

@@ -395,7 +395,10 @@ describe('expiry', () => {
     expect(placed.status).toBe(201);
     const orderId: string = placed.body.id;
     const admin = adminClient();
-    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: queuePrefix(queues.orderExpiry) });
+    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, {
+      connection: admin,
+      prefix: queuePrefix(queues.orderExpiry),
+    });
     try {
       await waitFor(async () => (await expiries.getJob(jobIds.orderExpiry(orderId))) !== undefined, {
         description: 'the relay to schedule the delayed expiry job',
@@ -535,8 +538,14 @@ describe('the outbox', () => {
     expect(placed.map((id) => published.get(id))).toEqual([1, 1, 1, 1, 1]);
 
     const admin = adminClient();
-    const notifications = new Queue<NotificationJob>(queues.notifications, { connection: admin, prefix: queuePrefix(queues.notifications) });
-    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, { connection: admin, prefix: queuePrefix(queues.orderExpiry) });
+    const notifications = new Queue<NotificationJob>(queues.notifications, {
+      connection: admin,
+      prefix: queuePrefix(queues.notifications),
+    });
+    const expiries = new Queue<OrderExpiryJob>(queues.orderExpiry, {
+      connection: admin,
+      prefix: queuePrefix(queues.orderExpiry),
+    });
     const jobs = await notifications.getJobs(['waiting', 'active', 'completed', 'delayed']);
     expect(jobs.filter((j) => placed.includes(j.data.data.orderId ?? '')).length).toBe(5);
     const delayed = await expiries.getJobs(['delayed']);

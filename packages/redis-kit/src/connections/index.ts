@@ -1,3 +1,4 @@
+export { type ClusterShard, clusterShards, parseClusterShards, shardForSlot } from './cluster-shards.js';
 export {
   type ConnectionRole,
   type CreateRedisOptions,
