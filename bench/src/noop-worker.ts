@@ -1,13 +1,19 @@
 // The queue ceiling: a BullMQ worker that does nothing, same concurrency as the notifier.
-// argv: redisUrl queueName concurrency
+// argv: redisUrl queueName concurrency [prefix] [clusterNodes host:port,...]
 import { queuePrefix } from '@storefront/contracts';
-import { createRedis } from '@storefront/redis-kit';
+import { createRedis, toRedisConfig } from '@storefront/redis-kit';
 import { Worker } from 'bullmq';
 
-const [redisUrl, queue, concurrency] = process.argv.slice(2) as [string, string, string];
+const [redisUrl, queue, concurrency, prefix, clusterNodes] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string | undefined,
+  string | undefined,
+];
 const worker = new Worker(queue, async () => undefined, {
-  connection: createRedis({ url: redisUrl }, { role: 'worker' }),
-  prefix: queuePrefix(queue),
+  connection: createRedis(toRedisConfig({ url: redisUrl, clusterNodes: clusterNodes?.split(',') }), { role: 'worker' }),
+  prefix: prefix || queuePrefix(queue),
   concurrency: Number(concurrency),
 });
 worker.on('error', () => {});

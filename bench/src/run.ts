@@ -9,11 +9,14 @@ import { placeOrders, productReads } from './bench-http.js';
 import { lockContention, luaVersusLock } from './bench-lock.js';
 import { notifierWorker } from './bench-queue.js';
 import { registryExpiry } from './bench-registry.js';
+import { queuesOnShards } from './bench-shards.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const quick = process.argv.includes('--quick');
+/** `--only <text>`: run the suites whose title contains it (the docs' table is then left alone). */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const budget: Budget = quick
   ? { quick, rounds: 1, httpSeconds: 1, loopMs: 500, log: say }
   : { quick, rounds: 3, httpSeconds: 3, loopMs: 3000, log: say };
@@ -25,6 +28,7 @@ const suites = [
   ['lock under contention', lockContention],
   ['Lua script vs lock', luaVersusLock],
   ['notifier worker vs no-op worker', notifierWorker],
+  ['queues on Cluster shards', queuesOnShards],
   ['full order flow', placeOrders],
   ['registry expiry', registryExpiry],
 ] as const;
@@ -58,7 +62,9 @@ const main = async () => {
   const env = await startBenchEnv();
   const rows: Row[] = [];
   try {
-    for (const [title, suite] of suites) {
+    const chosen = suites.filter(([title]) => !only || title.includes(only));
+    if (chosen.length === 0) throw new Error(`--only ${only}: no suite matches (${suites.map(([t]) => t).join('; ')})`);
+    for (const [title, suite] of chosen) {
       say(`\n▶ ${title}`);
       rows.push(...(await suite(env, budget)));
     }
@@ -76,8 +82,11 @@ const main = async () => {
     rows,
   };
   await mkdir(`${root}bench/results`, { recursive: true });
-  await writeFile(`${root}bench/results/${quick ? 'quick' : 'latest'}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  if (!quick) await writeBenchmarksDoc(results.machine, rows, seconds);
+  await writeFile(
+    `${root}bench/results/${quick ? 'quick' : only ? 'only' : 'latest'}.json`,
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
+  if (!quick && !only) await writeBenchmarksDoc(results.machine, rows, seconds);
   const broken = rows.filter((r) => !r.correct);
   if (broken.length) {
     say(`\nCORRECTNESS FAILED: ${broken.map((r) => r.name).join('; ')}`);

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
  *   services/*  ──►  service-defaults  ──►  service-kit  ──►  contracts
  *                          └──────────────►  redis-kit (imports nothing internal)
  *   tools (demo, bench), test/  ──►  services' composition functions, packages/testing
+ *   (and contracts' names — queue and key names — which the suites and tools check Redis with)
  *
  * Every workspace must be named in WORKSPACES, so a new one is placed on purpose.
  */
@@ -26,9 +27,9 @@ const WORKSPACES: Record<string, { kind: Kind; mayImport: string[] }> = {
   'services/order': { kind: 'service', mayImport: ['contracts', 'redis-kit', 'service-kit', 'service-defaults'] },
   'services/notifier': { kind: 'service', mayImport: ['contracts', 'redis-kit', 'service-kit', 'service-defaults'] },
   'services/dashboard': { kind: 'service', mayImport: ['contracts', 'redis-kit', 'service-kit', 'service-defaults'] },
-  demo: { kind: 'tool', mayImport: ['dashboard', 'service-defaults', 'service-kit', 'testing'] },
+  demo: { kind: 'tool', mayImport: ['contracts', 'dashboard', 'redis-kit', 'service-defaults', 'service-kit', 'testing'] },
   bench: { kind: 'tool', mayImport: ['contracts', 'redis-kit', 'service-kit', 'testing'] },
-  test: { kind: 'suite', mayImport: ['testing'] },
+  test: { kind: 'suite', mayImport: ['contracts', 'testing'] },
 };
 const SERVICES = Object.keys(WORKSPACES)
   .filter((w) => WORKSPACES[w]?.kind === 'service')
