@@ -38,31 +38,41 @@ const portFree = (port: number) =>
   });
 
 describe('pnpm demo', () => {
-  it('runs the scenario to its summary, every check passing, and leaves nothing running', async () => {
-    const { ports, env } = await demoPorts();
-    const child = track(spawn(process.execPath, [cli], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-    let output = '';
-    child.stdout!.on('data', (c) => {
-      output += c;
-    });
-    child.stderr!.on('data', (c) => {
-      output += c;
-    });
-    const [code] = await once(child, 'exit');
-    expect(output).toContain('all 6 checks passed');
-    expect(code).toBe(0);
-    for (const step of [
-      'cache',
-      'flash sale',
-      'idempotent retry',
-      'notifier crash',
-      'catalog instance killed',
-      'unpaid order expires',
-    ]) {
-      expect(output).toMatch(new RegExp(`✔ ${step}`));
-    }
-    for (const port of ports) expect(await portFree(port)).toBe(true);
-  }, 150_000);
+  it.each([
+    ['one Redis', []],
+    ['a Redis Cluster (--cluster)', ['--cluster']],
+  ])(
+    'runs the scenario on %s to its summary, every check passing, and leaves nothing running',
+    async (_on, args) => {
+      const { ports, env } = await demoPorts();
+      const child = track(spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+      let output = '';
+      child.stdout!.on('data', (c) => {
+        output += c;
+      });
+      child.stderr!.on('data', (c) => {
+        output += c;
+      });
+      const [code] = await once(child, 'exit');
+      expect(output).toContain('all 6 checks passed');
+      expect(code).toBe(0);
+      for (const step of [
+        'cache',
+        'flash sale',
+        'idempotent retry',
+        'notifier crash',
+        'catalog instance killed',
+        'unpaid order expires',
+      ]) {
+        expect(output).toMatch(new RegExp(`✔ ${step}`));
+      }
+      // With --cluster, the Cluster's nodes (printed at start) are gone too.
+      const clusterNodes = /nodes ([\d, ]+)/.exec(output)?.[1]?.split(', ').map(Number) ?? [];
+      expect(clusterNodes).toHaveLength(args.length ? 6 : 0);
+      for (const port of [...ports, ...clusterNodes]) expect(await portFree(port)).toBe(true);
+    },
+    150_000,
+  );
 
   it('says which port is taken instead of printing a stack trace', async () => {
     const { ports, env } = await demoPorts();
