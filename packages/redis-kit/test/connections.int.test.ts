@@ -1,5 +1,6 @@
 import { adminCommand, infoFields, startCluster, startRedisServer, startSentinelTopology, waitFor } from '@storefront/testing';
-import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { type Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createRedis } from '../src/connections/create-redis.js';
 import { assertNoEviction, EvictionPolicyError } from '../src/connections/eviction-policy.js';
@@ -285,4 +286,57 @@ describe('replicaAcknowledgement', () => {
       await Promise.all([primary.stop(), replica.stop(), alone.stop()]);
     }
   });
+
+  it("on a Cluster, waits on the primary of each written slot: refuses while that primary's replica is frozen, and after a failover moved the slot", async () => {
+    const cluster = await startCluster({ replicasPerPrimary: 1 });
+    const client = createRedis({ url: 'redis://127.0.0.1:6379', clusterNodes: cluster.seeds });
+    client.on('error', () => {});
+    try {
+      const key = 'ack:{probe}';
+      const primaryPort = await cluster.primaryForSlot(calculateSlot(key));
+      const replicaOf = async (port: number) => {
+        const view = await cluster.topology();
+        const primaryId = view.find((n) => n.port === port)!.id;
+        return cluster.nodes.find((n) => n.port === view.find((v) => v.primaryId === primaryId)!.port)!;
+      };
+      const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
+      await client.set('warm', '1'); // connected, so the primaries are known before the writes
+      expect(await acknowledged(() => client.set(key, '1'))).toBe('OK');
+      const replica = await replicaOf(primaryPort);
+      // A Cluster replica serves reads after READONLY: it has the write.
+      const onReplica = new Redis({ port: replica.port, ...cluster.admin, lazyConnect: true });
+      await onReplica.connect();
+      await onReplica.call('READONLY');
+      expect(await onReplica.get(key)).toBe('1');
+      onReplica.disconnect();
+      // The replica of the written slot's primary frozen: not acknowledged.
+      process.kill(replica.pid, 'SIGSTOP');
+      const error = await acknowledged(() => client.set(key, '2')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotReplicatedError);
+      process.kill(replica.pid, 'SIGCONT');
+      await waitFor(
+        async () =>
+          acknowledged(() => client.set(key, '3')).then(
+            () => true,
+            () => false,
+          ),
+        {
+          description: 'acknowledged after thaw',
+        },
+      );
+      // The primary killed while the writes wait: the slot moves to its replica; refused as reconnected.
+      const nodeConnection = (client as Cluster).nodes('master').find((n) => n.options.port === primaryPort)!;
+      const promoted = acknowledged(async () => {
+        await client.set(key, '4');
+        const closed = new Promise((resolve) => nodeConnection.once('close', resolve));
+        process.kill(cluster.nodes.find((n) => n.port === primaryPort)!.pid, 'SIGKILL');
+        await closed;
+      }).catch((e: unknown) => e);
+      expect(await promoted).toBeInstanceOf(NotReplicatedError);
+    } finally {
+      for (const n of cluster.nodes) if (n.child.exitCode === null && n.child.signalCode === null) process.kill(n.pid, 'SIGCONT');
+      client.disconnect();
+      await cluster.stop();
+    }
+  }, 60_000);
 });

@@ -185,12 +185,11 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
    * `replicaAcknowledgement` on the queues' connection: `WAIT 1`, skipped while the primary
    * has no replica, refused when the connection was re-established meanwhile). The outbox
    * wraps each row's jobs in it before marking the row published, so a job a Sentinel
-   * failover lost in replication is relayed again. Only runs the writes on Cluster, where a
-   * `WAIT` would reach one node only.
+   * failover lost in replication is relayed again. On Cluster it waits on every primary's
+   * connection (the queues' slots may be on different primaries).
    */
   queueWritesReplicated(): ReplicaAcknowledgement {
     this.#producer ??= this.connection('producer', 'queues');
-    if (redisMode(toRedisConfig(redisSettings(this.config, 'coordination'))) === 'cluster') return (writes) => writes();
     return replicaAcknowledgement(this.#producer, { timeoutMs: Math.floor(this.config.REDIS_COMMAND_TIMEOUT / 2) });
   }
 

@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './create-redis.js';
 
 /** The writes were not copied to a replica in time: a failover now could lose them. */
@@ -44,16 +45,60 @@ export type ReplicaAcknowledgement = <T>(writes: () => Promise<T>) => Promise<T>
  *
  * A primary with no replica connected has nothing a failover could lose the write to
  * (there is no one to promote), so then it resolves without waiting (`ROLE`, cached for
- * `roleCacheMs`). Not for Cluster clients (a `WAIT` goes to one node).
+ * `roleCacheMs`). On a Cluster client it waits on every primary's connection (the writes
+ * went to their slots' primaries over those connections) and refuses when the primaries
+ * changed while the writes ran.
  *
  * Storefront's outbox relay wraps each row's job writes in it before marking the row
  * published, so a job a failover lost is relayed again (test: redis-kit connections ›
  * replicaAcknowledgement).
  */
-export const replicaAcknowledgement = (
-  client: RedisClient,
-  { timeoutMs = 500, roleCacheMs = 1_000 }: ReplicaAckOptions = {},
-): ReplicaAcknowledgement => {
+export const replicaAcknowledgement = (client: RedisClient, options: ReplicaAckOptions = {}): ReplicaAcknowledgement => {
+  const timeoutMs = options.timeoutMs ?? 500;
+  if (!client.isCluster) {
+    const acker = connectionAcker(client as Redis, options);
+    return async <T>(writes: () => Promise<T>): Promise<T> => {
+      const since = acker.epoch();
+      const result = await writes();
+      await acker.confirm(since);
+      return result;
+    };
+  }
+  // On a Cluster the writes went to the primaries of their slots, each over the Cluster
+  // client's own connection to that node: `WAIT` on every primary's connection covers them
+  // (a primary the writes did not reach answers at once). A primary whose connection closed,
+  // or a primary set that changed (a failover moved slots) while the writes ran, refuses.
+  const cluster = client as Cluster;
+  const ackers = new WeakMap<Redis, Acker>();
+  const ackerOf = (node: Redis) => {
+    let acker = ackers.get(node);
+    if (!acker) {
+      acker = connectionAcker(node, options);
+      ackers.set(node, acker);
+    }
+    return acker;
+  };
+  return async <T>(writes: () => Promise<T>): Promise<T> => {
+    const before = new Map(cluster.nodes('master').map((node) => [node, ackerOf(node).epoch()] as const));
+    const result = await writes();
+    const after = cluster.nodes('master');
+    // Connected during the writes (the first use): nothing before to compare with, so only later closes count.
+    if (before.size > 0 && (after.length !== before.size || after.some((node) => !before.has(node)))) {
+      throw new NotReplicatedError(0, timeoutMs, true);
+    }
+    await Promise.all(after.map((node) => ackerOf(node).confirm(before.get(node) ?? ackerOf(node).epoch())));
+    return result;
+  };
+};
+
+/** One connection's side of {@link replicaAcknowledgement}: its close count, and `WAIT 1` on it. */
+interface Acker {
+  epoch(): number;
+  /** Resolves once a replica holds what the connection sent before; refuses if it closed since `since`. */
+  confirm(since: number): Promise<void>;
+}
+
+const connectionAcker = (client: Redis, { timeoutMs = 500, roleCacheMs = 1_000 }: ReplicaAckOptions): Acker => {
   let known: { replicas: number; at: number } | undefined;
   // How many times the socket closed: an answer that arrives in a later epoch than its writes were sent in is not theirs.
   let epoch = 0;
@@ -67,18 +112,18 @@ export const replicaAcknowledgement = (
     known = { replicas: role[0] === 'master' ? (role[2]?.length ?? 0) : 0, at: Date.now() };
     return known.replicas;
   };
-  return async <T>(writes: () => Promise<T>): Promise<T> => {
-    const since = epoch;
-    const result = await writes();
-    const connected = await replicas();
-    if (epoch !== since) throw new NotReplicatedError(connected, timeoutMs, true);
-    if (connected === 0) return result;
-    const acked = Number(await client.call('WAIT', '1', String(timeoutMs)));
-    if (epoch !== since) throw new NotReplicatedError(connected, timeoutMs, true);
-    if (acked < 1) {
-      known = undefined; // ask again next time: the replica may have gone
-      throw new NotReplicatedError(connected, timeoutMs);
-    }
-    return result;
+  return {
+    epoch: () => epoch,
+    confirm: async (since) => {
+      const connected = await replicas();
+      if (epoch !== since) throw new NotReplicatedError(connected, timeoutMs, true);
+      if (connected === 0) return;
+      const acked = Number(await client.call('WAIT', '1', String(timeoutMs)));
+      if (epoch !== since) throw new NotReplicatedError(connected, timeoutMs, true);
+      if (acked < 1) {
+        known = undefined; // ask again next time: the replica may have gone
+        throw new NotReplicatedError(connected, timeoutMs);
+      }
+    },
   };
 };
