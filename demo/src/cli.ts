@@ -91,6 +91,9 @@ const main = async () => {
   const passwords = randomAclPasswords(aclTemplate);
   let redis: RedisProcess | undefined;
   let redisUrlFor = (_user: string) => env.REDIS_URL ?? '';
+  /** A service user's URL on a Redis this demo started (on a Cluster the host part is unused). */
+  const ownRedisUrl = (user: string, port: number) =>
+    `redis://${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}@127.0.0.1:${port}`;
   /** REDIS_CLUSTER_NODES for every process, with --cluster. */
   let clusterEnv: Record<string, string> = {};
   if (onCluster && env.REDIS_URL) throw new UserError('--cluster starts its own Cluster: unset REDIS_URL');
@@ -107,7 +110,7 @@ const main = async () => {
       ],
     });
     // On Cluster the URL carries only the credentials; the seed nodes say where the data is.
-    redisUrlFor = (user) => `redis://${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}@127.0.0.1:6379`;
+    redisUrlFor = (user) => ownRedisUrl(user, 6379);
     clusterEnv = { REDIS_CLUSTER_NODES: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',') };
     say(`  nodes ${cluster.seeds.map((s) => s.port).join(', ')}`);
     shutdown.add('redis', 'stop the Redis Cluster', () => cluster.stop());
@@ -118,7 +121,7 @@ const main = async () => {
       config: ['maxmemory-policy noeviction', 'appendonly yes'],
     });
     const port = redis.port;
-    redisUrlFor = (user) => `redis://${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}@127.0.0.1:${port}`;
+    redisUrlFor = (user) => ownRedisUrl(user, port);
     shutdown.add('redis', 'stop redis-server', () => redis?.stop());
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { keys, queuePrefix, queues } from '@storefront/contracts';
-import { adminCommand, waitFor } from '@storefront/testing';
+import { waitFor } from '@storefront/testing';
 import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, idemKey, post, type Stack, startStack } from './stack.js';
@@ -170,18 +170,8 @@ describe.each(['standalone', 'cluster'] as const)('on %s Redis', (topology) => {
           (await stack.count('notifier', 'SELECT count(*) AS n FROM notifications WHERE order_id = $1', [placed.body.id])) === 1,
         { timeoutMs: 15_000, description: 'the order notified' },
       );
-      const cluster = stack.cluster!;
-      const primaries = (await cluster.topology()).filter((n) => n.role === 'primary');
-      // KEYS is fine here: private test nodes (the services may not run it).
-      const holders = async (queue: string) => {
-        const ports: number[] = [];
-        for (const node of primaries) {
-          if (((await adminCommand(node.port, 'KEYS', `${queuePrefix(queue)}:*`)) as string[]).length > 0) ports.push(node.port);
-        }
-        return ports;
-      };
-      const notifications = await holders(queues.notifications);
-      const expiries = await holders(queues.orderExpiry);
+      const notifications = await stack.cluster!.primariesHolding(`${queuePrefix(queues.notifications)}:*`);
+      const expiries = await stack.cluster!.primariesHolding(`${queuePrefix(queues.orderExpiry)}:*`);
       expect(notifications).toHaveLength(1);
       expect(expiries).toHaveLength(1);
       expect(notifications[0]).not.toBe(expiries[0]);

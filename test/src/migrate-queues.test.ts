@@ -81,15 +81,7 @@ describe.each(['standalone', 'cluster'] as const)('migrating queues on %s Redis'
     if (cluster) {
       // The two queues now sit on two different primaries.
       const holders = await Promise.all(
-        [queues.notifications, queues.orderExpiry].map(async (q) =>
-          (
-            await Promise.all(
-              cluster!.nodes.map(async (n) =>
-                ((await adminCommand(n.port, 'KEYS', `${queuePrefix(q)}:*`)) as string[]).length > 0 ? n.port : 0,
-              ),
-            )
-          ).filter(Boolean),
-        ),
+        [queues.notifications, queues.orderExpiry].map((q) => cluster!.primariesHolding(`${queuePrefix(q)}:*`)),
       );
       expect(holders[0]).toHaveLength(1);
       expect(holders[1]).toHaveLength(1);

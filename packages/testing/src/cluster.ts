@@ -32,6 +32,8 @@ export interface RedisCluster {
   topology(): Promise<ClusterNodeInfo[]>;
   /** The port of the primary serving `slot` now. */
   primaryForSlot(slot: number): Promise<number>;
+  /** Ports of the primaries holding any key that matches `pattern` (`KEYS`, fine on private test nodes). */
+  primariesHolding(pattern: string): Promise<number[]>;
   /**
    * Kill the node on `port` (SIGKILL unless `signal`) and start it again on the same port and
    * directory: it rejoins from its nodes.conf (a primary that was failed over comes back as a
@@ -201,6 +203,13 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<RedisC
       );
       if (!owner) throw new Error(`no primary serves slot ${slot}`);
       return owner.port;
+    },
+    async primariesHolding(pattern) {
+      const ports: number[] = [];
+      for (const node of (await topology()).filter((n) => n.role === 'primary' && !n.failed)) {
+        if (((await adminCommand(node.port, 'KEYS', pattern)) as string[]).length > 0) ports.push(node.port);
+      }
+      return ports;
     },
     async restartNode(port, signal = 'SIGKILL') {
       const index = nodes.findIndex((n) => n.port === port);
