@@ -153,8 +153,8 @@ export const startStack = async (options: StackOptions = {}) => {
       redisServer = await redisServer.restart(restart);
       return redisServer;
     },
-    /** Start a dashboard process (as in docker-compose: no process control) on this stack. */
-    startDashboard() {
+    /** Start a dashboard process (as in docker-compose: no process control) on this stack; `env` adds to its environment. */
+    startDashboard(env: Record<string, string> = {}) {
       return startServiceProcess({
         entry: serviceEntry('dashboard'),
         env: {
@@ -163,6 +163,7 @@ export const startStack = async (options: StackOptions = {}) => {
           ...credentials.env.dashboard,
           LOG_LEVEL: 'info',
           DISCOVERY_REFRESH_MS: '200',
+          ...env,
         },
       });
     },

@@ -11,7 +11,6 @@ import {
   RedisConnections,
   type RedisConnectionsOptions,
   type ReplicaAcknowledgement,
-  redisMode,
   registrar,
   replicaAcknowledgement,
   type ServiceRegistration,
@@ -45,6 +44,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { CustomerLimits } from './rate-limits.js';
 import { redisSettings, type ServiceConfig } from './service-env.js';
+import { activeTracing } from './tracing/start-tracing.js';
 import { WorkerWatchdog } from './worker-watchdog.js';
 
 /** Options for {@link ServiceHost}. */
@@ -97,13 +97,16 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   constructor({ service, config, logger }: ServiceHostOptions<C>) {
     this.service = service;
     this.config = config;
-    this.instanceId = `${service}-${randomBytes(4).toString('hex')}`;
+    // The tracer started first (main.ts) already named this instance in its spans' resource.
+    const tracing = activeTracing();
+    this.instanceId = tracing?.service === service ? tracing.instanceId : `${service}-${randomBytes(4).toString('hex')}`;
     this.logger = logger ?? createLogger({ service, instanceId: this.instanceId, level: config.LOG_LEVEL });
     this.metrics = createMetrics(service, this.instanceId);
     // No single step may outlast the whole shutdown budget (in a process close-with-grace
     // exits then anyway; in a test or the demo, close() would otherwise wait forever).
     this.shutdown = new Shutdown(this.logger, config.SHUTDOWN_TIMEOUT_MS);
     this.shutdown.add('readiness', 'mark not ready', () => this.health.startDraining());
+    if (tracing) this.shutdown.add('database', 'export buffered spans', () => tracing.shutdown());
   }
 
   /**
@@ -174,7 +177,11 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
    */
   queue<T>(name: string): Queue<T> {
     this.#producer ??= this.connection('producer', 'queues');
-    const queue = new Queue<T>(name, { connection: this.#producer, prefix: queuePrefix(name) });
+    const queue = new Queue<T>(name, {
+      connection: this.#producer,
+      prefix: queuePrefix(name),
+      telemetry: activeTracing()?.bullmq,
+    });
     queue.on('error', (err) => this.logger.warn({ err, queue: name }, 'queue error'));
     this.shutdown.add('queues', `close queue ${name}`, () => queue.close());
     return queue;
@@ -213,6 +220,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
           ...options,
           connection: this.connection('worker', `worker:${name}${made++ ? `:${made}` : ''}`),
           prefix: queuePrefix(name),
+          telemetry: activeTracing()?.bullmq,
         });
         worker.on('error', (err) => this.logger.warn({ err, queue: name }, 'worker error'));
         return worker as unknown as Worker;
@@ -359,7 +367,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
     return this.#signer;
   }
 
-  httpApp(routes: ServiceAppOptions['routes'], options: Pick<ServiceAppOptions, 'securityHeaders'> = {}): Express {
+  httpApp(routes: ServiceAppOptions['routes'], options: Pick<ServiceAppOptions, 'securityHeaders' | 'bodyLimits'> = {}): Express {
     return createServiceApp({
       logger: this.logger,
       metrics: this.metrics,

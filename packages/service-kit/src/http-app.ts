@@ -8,6 +8,7 @@ import { type Health, healthRouter } from './health.js';
 import { redactHeaders } from './logger.js';
 import { httpMetricsMiddleware, type ServiceMetrics } from './metrics.js';
 import { notFoundHandler, problemHandler } from './problem.js';
+import { currentTraceId, traceResponse } from './tracing.js';
 
 /** What {@link createServiceApp} needs. */
 export interface ServiceAppOptions {
@@ -16,6 +17,8 @@ export interface ServiceAppOptions {
   health: Health;
   /** Max JSON body; bigger bodies get 413 problem+json. Default `100kb`. */
   bodyLimit?: string;
+  /** A larger JSON limit for some paths (the dashboard's trace receiver takes export batches). */
+  bodyLimits?: Record<string, string>;
   /** helmet options, e.g. a Content-Security-Policy that a UI needs. Default: helmet's defaults. */
   securityHeaders?: HelmetOptions;
   /** Mount the service's routes. Runs after the common middleware, before the 404 and error handlers. */
@@ -30,7 +33,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
  * The Express 5 app every service starts from: helmet, request ids (an incoming
- * `x-request-id` is reused when it is sane), pino-http, HTTP metrics, JSON body with a
+ * `x-request-id` is reused when it is sane), pino-http, the `traceresponse` header, HTTP metrics, JSON body with a
  * size limit, `/health/*`, `/metrics`, the service's routes, then 404 and problem+json.
  */
 export const createServiceApp = ({
@@ -38,6 +41,7 @@ export const createServiceApp = ({
   metrics,
   health,
   bodyLimit = '100kb',
+  bodyLimits = {},
   securityHeaders,
   routes,
   unavailable,
@@ -62,6 +66,11 @@ export const createServiceApp = ({
         req: (req: { headers?: Record<string, unknown> }) => ({ ...req, headers: redactHeaders(req.headers) }),
         res: (res: { headers?: Record<string, unknown> }) => ({ ...res, headers: redactHeaders(res.headers) }),
       },
+      // The trace of the request on its log line, so a log and a trace find each other.
+      customProps: () => {
+        const traceId = currentTraceId();
+        return traceId ? { traceId } : {};
+      },
       autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
       // A 503 says "a dependency is away, retry": an expected state, logged as a warning without
       // a stack (pino-http would attach one of its own making); errors and stacks are for the 500s.
@@ -70,7 +79,10 @@ export const createServiceApp = ({
       customErrorObject: (_req, res, _error, fields) => (res.statusCode === 503 ? { ...fields, err: undefined } : fields),
     }),
   );
+  app.use(traceResponse);
   app.use(httpMetricsMiddleware(metrics));
+  // A path with its own limit is parsed first; the general parser then sees the body read and skips it.
+  for (const [path, limit] of Object.entries(bodyLimits)) app.use(path, express.json({ limit }));
   app.use(express.json({ limit: bodyLimit }));
   app.use(healthRouter(health));
   app.get('/metrics', async (_req, res) => {

@@ -12,6 +12,7 @@ export const REDACT_PATHS = [
   '*.password',
   '*.token',
   '*.ADMIN_TOKEN',
+  '*.TRACE_INGEST_TOKEN',
   '*.REDIS_URL',
   '*.REDIS_CACHE_URL',
   '*.DATABASE_URL',

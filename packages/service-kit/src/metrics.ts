@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** A service's metrics: its own registry (never the global one) plus the HTTP histogram. */
@@ -25,6 +25,12 @@ export const createMetrics = (service: string, instanceId?: string): ServiceMetr
   return { registry, httpDuration };
 };
 
+/** The matched route template (`/products/:id`, with its router's base), or `unmatched`. */
+export const routeTemplate = (req: Request): string => {
+  const routePath = (req.route as { path?: string } | undefined)?.path;
+  return routePath ? `${req.baseUrl}${routePath}` : 'unmatched';
+};
+
 /**
  * Time every request. The route label is the matched template (`/products/:id`), never
  * the raw path, so label cardinality stays bounded; unmatched requests are `unmatched`.
@@ -34,9 +40,7 @@ export const httpMetricsMiddleware =
   (req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      const routePath = (req.route as { path?: string } | undefined)?.path;
-      const route = routePath ? `${req.baseUrl}${routePath}` : 'unmatched';
-      end({ method: req.method, route, status_code: String(res.statusCode) });
+      end({ method: req.method, route: routeTemplate(req), status_code: String(res.statusCode) });
     });
     next();
   };

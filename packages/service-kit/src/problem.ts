@@ -2,6 +2,7 @@ import type { Problem } from '@storefront/contracts';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { type AppError, NotFoundError, toAppError, type UnavailableClassifier, ValidationError } from './errors.js';
+import { currentTraceId } from './tracing.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -37,7 +38,7 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 /**
  * The one error middleware: maps anything thrown to problem+json (`unavailable` names
  * errors of a dependency the app knows, e.g. Redis, as 503), sets `Retry-After` where the
- * error carries one, and logs 5xx at error level with the cause (a 503, expected while a
+ * error carries one, adds the request's `traceId` when tracing is on, and logs 5xx at error level with the cause (a 503, expected while a
  * dependency is away, as a warning naming it, without a stack).
  */
 export const problemHandler =
@@ -56,8 +57,10 @@ export const problemHandler =
     }
     if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
     if (appError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    // The trace id lets a user (or support) look this error up in the trace viewer.
+    const traceId = currentTraceId();
     res
       .status(appError.status)
       .type('application/problem+json')
-      .send(JSON.stringify(toProblem(appError, req.originalUrl)));
+      .send(JSON.stringify({ ...toProblem(appError, req.originalUrl), ...(traceId ? { traceId } : {}) }));
   };

@@ -1,3 +1,4 @@
+import './tracing.js';
 import { bootService } from '@storefront/service-defaults';
 import { compose } from './compose.js';
 import { loadCatalogConfig } from './config.js';

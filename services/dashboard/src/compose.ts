@@ -11,6 +11,8 @@ import type { DashboardConfig } from './config.js';
 import { DashboardState } from './dashboard-state.js';
 import { apiRoutes, type DemoControl } from './http/api.js';
 import { refuseCrossSite, sessionFromCookie, sessionRoutes } from './http/session.js';
+import { traceRoutes } from './http/traces.js';
+import { TraceStore } from './traces/trace-store.js';
 
 const publicDir = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -45,10 +47,13 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
   host.shutdown.add('workers', 'stop dashboard refresh', () => clearInterval(timer));
   host.health.addCheck('snapshot', () => state.refresh());
   const guards = host.auth();
+  const traces = new TraceStore();
   const boards = { readOnly: bullBoard([notifications, expiries], true), writable: bullBoard([notifications, expiries], false) };
   const app = host.httpApp(
     (app) => {
       app.use(express.static(publicDir));
+      // Trace exporters authenticate with the ingest token, not a session: mounted before the session checks.
+      app.use(traceRoutes(traces, host.config.TRACE_INGEST_TOKEN, guards));
       app.use(sessionFromCookie, refuseCrossSite);
       app.use(sessionRoutes(guards));
       app.use(apiRoutes(state, control, refreshMs, guards));
@@ -59,9 +64,12 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
       );
     },
     // Bull Board's UI bootstraps with an inline script; the dashboard page itself needs none.
-    { securityHeaders: { contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } } } },
+    {
+      securityHeaders: { contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } } },
+      bodyLimits: { '/v1/traces': '8mb' },
+    },
   );
-  return { app, state };
+  return { app, state, traces };
 };
 
 /**

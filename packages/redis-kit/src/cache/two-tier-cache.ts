@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
 import { releaseScript } from '../lock/lock-scripts.js';
+import { inSpan } from '../tracing/spans.js';
 import { cacheMetrics } from './cache-metrics.js';
 import { versionedSetScript } from './cache-scripts.js';
 import type { CacheEntry, CacheResult, CacheTier, Loaded } from './entry.js';
@@ -133,8 +135,16 @@ export class TwoTierCache<T extends object> {
     return entry !== undefined && !entry.tomb;
   }
 
-  /** Read through the tiers, loading from the origin on a miss. */
-  async getOrLoad(id: string, loader: () => Promise<Loaded<T>>): Promise<CacheResult<T>> {
+  /** Read through the tiers, loading from the origin on a miss. Traced as `cache get` with `cache.tier`. */
+  getOrLoad(id: string, loader: () => Promise<Loaded<T>>): Promise<CacheResult<T>> {
+    return inSpan('cache get', { 'cache.namespace': this.#namespace, 'cache.key': id }, async (span) => {
+      const result = await this.#getOrLoad(id, loader, span);
+      span.setAttribute('cache.tier', result.tier);
+      return result;
+    });
+  }
+
+  async #getOrLoad(id: string, loader: () => Promise<Loaded<T>>, span: Span): Promise<CacheResult<T>> {
     const now = Date.now();
     if (this.#l1Usable()) {
       const local = this.#l1?.get(id);
@@ -146,6 +156,7 @@ export class TwoTierCache<T extends object> {
     } catch {
       // Cache Redis unreachable: fail open to the origin (slower, still correct), cache nothing.
       this.#metrics?.cacheRequests.inc({ namespace: this.#namespace, tier: 'bypass' });
+      span.setAttribute('cache.bypass', true);
       const loaded = await loader();
       return { value: loaded?.value ?? null, tier: 'miss' };
     }

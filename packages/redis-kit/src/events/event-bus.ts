@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
+import { consumeLinked, currentCarrier } from '../tracing/spans.js';
 import { eventMetrics } from './event-metrics.js';
 import type { EventSchema, TypedEvent } from './event-schema.js';
 
@@ -40,8 +41,11 @@ export class EventBus<E extends TypedEvent> {
     if (!subscribed) return;
     const { type, handlers } = subscribed;
     let event: E;
+    let carrier: unknown;
     try {
-      event = this.#schema(type).parse(JSON.parse(message));
+      const parsed = JSON.parse(message) as { traceContext?: unknown };
+      carrier = parsed.traceContext;
+      event = this.#schema(type).parse(parsed);
     } catch (error) {
       this.#metrics?.eventsInvalid.inc({ channel });
       this.#options.onInvalid?.(channel, (error as Error).message);
@@ -49,9 +53,9 @@ export class EventBus<E extends TypedEvent> {
     }
     this.#metrics?.eventsReceived.inc({ type });
     for (const handler of handlers) {
-      Promise.resolve()
-        .then(() => handler(event))
-        .catch((error) => this.#options.onHandlerError?.(event, error));
+      consumeLinked(`receive ${type}`, carrier, { 'messaging.system': 'redis', 'messaging.destination.name': channel }, () =>
+        handler(event),
+      ).catch((error) => this.#options.onHandlerError?.(event, error));
     }
   };
 
@@ -68,10 +72,16 @@ export class EventBus<E extends TypedEvent> {
     subscriber.on('message', this.#onMessage);
   }
 
-  /** Validate and publish; resolves with how many subscribers received it. */
+  /**
+   * Validate and publish; resolves with how many subscribers received it. The active trace
+   * context rides along as `traceContext` (schemas strip unknown keys, so receivers of an
+   * older version still accept the message); each receiver handles it in a span linked to it.
+   */
   async publish(event: E): Promise<number> {
     const valid = this.#schema(event.type).parse(event);
-    const receivers = await this.#redis.publish(this.#channel(valid.type), JSON.stringify(valid));
+    const traceContext = currentCarrier();
+    const message = JSON.stringify(traceContext ? { ...valid, traceContext } : valid);
+    const receivers = await this.#redis.publish(this.#channel(valid.type), message);
     this.#metrics?.eventsPublished.inc({ type: valid.type });
     return receivers;
   }

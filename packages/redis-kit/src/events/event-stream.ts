@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
+import { consumeLinked, currentCarrier } from '../tracing/spans.js';
 import { eventMetrics } from './event-metrics.js';
 import type { EventSchema, TypedEvent } from './event-schema.js';
 
@@ -65,10 +66,17 @@ export class EventStream<E extends TypedEvent> {
     this.#metrics = eventMetrics(options.registry);
   }
 
-  /** Validate and append; resolves with the entry id. */
+  /**
+   * Validate and append; resolves with the entry id. The active trace context goes in a
+   * `trace` field beside `event`; the consumer handles the entry in a span linked to it.
+   */
   async append(event: E): Promise<string> {
     const valid = this.#schema.parse(event);
-    const id = await this.#redis.xadd(this.#stream, 'MAXLEN', '~', this.#maxLen, '*', 'event', JSON.stringify(valid));
+    const traceContext = currentCarrier();
+    const fields = traceContext
+      ? ['event', JSON.stringify(valid), 'trace', JSON.stringify(traceContext)]
+      : ['event', JSON.stringify(valid)];
+    const id = await this.#redis.xadd(this.#stream, 'MAXLEN', '~', this.#maxLen, '*', ...fields);
     this.#metrics?.eventsPublished.inc({ type: valid.type });
     return id!;
   }
@@ -109,8 +117,20 @@ export class EventStream<E extends TypedEvent> {
         return this.#deadLetter(group, id, raw ?? '', deliveries, 'invalid');
       }
       if (deliveries > maxDeliveries) return this.#deadLetter(group, id, raw ?? '', deliveries, 'max_deliveries');
+      const traceField = fields.indexOf('trace');
+      let carrier: unknown;
       try {
-        await handler(event, id);
+        carrier = traceField > 0 && traceField % 2 === 0 ? JSON.parse(fields[traceField + 1] ?? '') : undefined;
+      } catch {
+        carrier = undefined; // an unreadable trace context costs the link, not the event
+      }
+      try {
+        await consumeLinked(
+          `process ${event.type}`,
+          carrier,
+          { 'messaging.system': 'redis', 'messaging.destination.name': this.#stream, 'messaging.message.id': id },
+          () => handler(event, id),
+        );
         await this.#redis.xack(this.#stream, group, id);
         this.#metrics?.eventsReceived.inc({ type: event.type });
       } catch (error) {

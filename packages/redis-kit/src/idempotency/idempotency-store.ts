@@ -4,6 +4,7 @@ import type { RedisClient } from '../connections/create-redis.js';
 import { extendScript, releaseScript } from '../lock/lock-scripts.js';
 import { removeWhenAnswered } from '../lock/remove-when-answered.js';
 import { defineScript } from '../scripts/define-script.js';
+import { inSpan } from '../tracing/spans.js';
 import { idempotencyMetrics } from './idempotency-metrics.js';
 
 /** A response kept for replay. */
@@ -115,7 +116,20 @@ export class IdempotencyStore {
    * Run `work` once per `key`. `fp` identifies the request payload (see `fingerprint`).
    * Resolves with the response and whether it was replayed.
    */
-  async execute(
+  execute(
+    key: string,
+    fp: string,
+    work: () => Promise<StoredResponse>,
+  ): Promise<{ response: StoredResponse; replayed: boolean }> {
+    // Traced as `idempotency` with `idempotency.outcome` (first, replayed; an error for a mismatch or one in flight).
+    return inSpan('idempotency', {}, async (span) => {
+      const result = await this.#execute(key, fp, work);
+      span.setAttribute('idempotency.outcome', result.replayed ? 'replayed' : 'first');
+      return result;
+    });
+  }
+
+  async #execute(
     key: string,
     fp: string,
     work: () => Promise<StoredResponse>,

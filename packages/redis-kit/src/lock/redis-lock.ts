@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
+import { inSpan } from '../tracing/spans.js';
 import { LockLostError, LockTimeoutError } from './errors.js';
 import { lockMetrics } from './lock-metrics.js';
 import { acquireScript, extendScript, raiseFenceScript, releaseAndNotifyScript, releaseScript } from './lock-scripts.js';
@@ -88,8 +90,15 @@ export class RedisLock {
     return result > 0 ? this.#lease(key, token, result) : undefined;
   }
 
-  /** Acquire, retrying with jitter until `acquireTimeoutMs`; throws {@link LockTimeoutError}. */
-  async acquire(key: string, { timeoutMs = this.#acquireTimeoutMs }: { timeoutMs?: number } = {}): Promise<Lease> {
+  /**
+   * Acquire, retrying with jitter until `acquireTimeoutMs`; throws {@link LockTimeoutError}.
+   * Traced as a `lock acquire` span: `lock.key`, `lock.wait_ms`, `lock.attempts`, `lock.fence`.
+   */
+  acquire(key: string, { timeoutMs = this.#acquireTimeoutMs }: { timeoutMs?: number } = {}): Promise<Lease> {
+    return inSpan('lock acquire', { 'lock.key': key }, (span) => this.#acquire(key, timeoutMs, span));
+  }
+
+  async #acquire(key: string, timeoutMs: number, span: Span): Promise<Lease> {
     const started = performance.now();
     const deadline = started + timeoutMs;
     const acquire = acquireScript(this.#redis);
@@ -105,12 +114,15 @@ export class RedisLock {
         throw error;
       }
       if (result > 0) {
-        this.#metrics?.lockWait.observe({ outcome: 'acquired' }, (performance.now() - started) / 1000);
+        const waited = performance.now() - started;
+        this.#metrics?.lockWait.observe({ outcome: 'acquired' }, waited / 1000);
+        span.setAttributes({ 'lock.fence': result, 'lock.wait_ms': Math.round(waited), 'lock.attempts': attempt + 1 });
         return this.#lease(key, token, result);
       }
       if (attempt === 0) this.#metrics?.lockContention.inc();
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
+        span.setAttributes({ 'lock.wait_ms': Math.round(performance.now() - started), 'lock.attempts': attempt + 1 });
         this.#metrics?.lockWait.observe({ outcome: 'timeout' }, (performance.now() - started) / 1000);
         throw new LockTimeoutError(key, timeoutMs);
       }

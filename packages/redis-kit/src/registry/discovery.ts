@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
+import { instantSpan } from '../tracing/spans.js';
 import type { InstanceRecord, LiveInstance, RegistryChange } from './instance.js';
 import { type RegistryKeys, registryKeys } from './registry-keys.js';
 import { registryMetrics } from './registry-metrics.js';
@@ -113,9 +114,20 @@ export class Discovery extends EventEmitter<{ change: [LiveInstance[]] }> {
 
   /**
    * Next instance, round-robin, skipping ones reported failed within the cooldown
-   * (if every instance failed recently, the least recently failed one).
+   * (if every instance failed recently, the least recently failed one). Traced as a
+   * `registry pick` span naming the instance.
    */
   pick(): LiveInstance {
+    const picked = this.#pick();
+    instantSpan('registry pick', {
+      'registry.service': this.#service,
+      'registry.instance_id': picked.instanceId,
+      'registry.live': this.#instances.length,
+    });
+    return picked;
+  }
+
+  #pick(): LiveInstance {
     const live = this.instances();
     if (live.length === 0) throw new NoInstanceError(this.#service);
     const now = Date.now();

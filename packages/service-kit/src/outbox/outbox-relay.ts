@@ -1,3 +1,4 @@
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -38,6 +39,10 @@ export interface BatchResult {
   published: number;
 }
 
+type Row<E> = { id: string; event: E; trace_context: Record<string, string> | null };
+
+const tracer = trace.getTracer('storefront.outbox');
+
 /**
  * The transactional outbox's relay: moves rows a service committed together with its own
  * state to the world outside its database (queues, pub/sub, other services).
@@ -50,6 +55,9 @@ export interface BatchResult {
  * - A full batch that published something is followed at once by the next one. A batch
  *   that published nothing (the handler's dependency is down) pauses the relay, doubling
  *   from `intervalMs` up to `maxBackoffMs`, so an outage costs a few queries, not a loop.
+ * - Each row is handled in a span `outbox relay` whose parent is the trace context stored
+ *   with the row (`outboxTraceContextSql`): the relay continues the trace of the request
+ *   that wrote it, and the jobs and events it sends carry that trace on.
  */
 export class OutboxRelay<E> {
   readonly #intervalMs: number;
@@ -172,31 +180,41 @@ export class OutboxRelay<E> {
   /** Claim and handle one batch. */
   runOnce(): Promise<BatchResult> {
     return withTransaction(this.db, async (client) => {
-      const { rows } = await client.query<{ id: string; event: E }>(
-        `SELECT id, event FROM ${this.#table} WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      const { rows } = await client.query<Row<E>>(
+        `SELECT id, event, trace_context FROM ${this.#table} WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.#batchSize],
       );
       let published = 0;
-      const handleRow = async (row: { id: string; event: E }) => {
-        try {
-          await this.handle(row.event);
-          await client.query(`UPDATE ${this.#table} SET published_at = now() WHERE id = $1`, [row.id]);
-          this.#relayed.inc({ outcome: 'published' });
-          published++;
-          return true;
-        } catch (err) {
-          await client.query(`UPDATE ${this.#table} SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [
-            row.id,
-            String(err),
-          ]);
-          this.#relayed.inc({ outcome: 'failed' });
-          this.#logger.warn({ err, outboxId: row.id }, 'outbox row not published; will retry');
-          return false;
-        }
-      };
+      const handleRow = (row: Row<E>) =>
+        tracer.startActiveSpan(
+          'outbox relay',
+          { kind: SpanKind.PRODUCER, attributes: { 'outbox.table': this.#table, 'outbox.id': row.id } },
+          row.trace_context ? propagation.extract(ROOT_CONTEXT, row.trace_context) : ROOT_CONTEXT,
+          async (span) => {
+            try {
+              await this.handle(row.event);
+              await client.query(`UPDATE ${this.#table} SET published_at = now() WHERE id = $1`, [row.id]);
+              this.#relayed.inc({ outcome: 'published' });
+              published++;
+              return true;
+            } catch (err) {
+              span.recordException(err as Error);
+              span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+              await client.query(`UPDATE ${this.#table} SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [
+                row.id,
+                String(err),
+              ]);
+              this.#relayed.inc({ outcome: 'failed' });
+              this.#logger.warn({ err, outboxId: row.id }, 'outbox row not published; will retry');
+              return false;
+            } finally {
+              span.end();
+            }
+          },
+        );
       // One lane per ordering key, in commit order; lanes run `concurrency` at a time. A lane
       // stops at its first failure, so a later event of that key never overtakes it.
-      const lanes = new Map<string, { id: string; event: E }[]>();
+      const lanes = new Map<string, Row<E>[]>();
       for (const row of rows) {
         const key = this.#orderingKey?.(row.event) ?? row.id;
         lanes.set(key, [...(lanes.get(key) ?? []), row]);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { traceCarrier } from '../tracing.js';
 
 /**
  * The outbox table, for a service's migrations. One row per event; `published_at` is set
@@ -17,9 +18,20 @@ export const outboxTableSql = (table = 'outbox') => `
   CREATE INDEX ${table}_unpublished ON ${table} (id) WHERE published_at IS NULL`;
 
 /**
+ * The outbox's `trace_context` column (a migration after {@link outboxTableSql}): the W3C
+ * trace context of the request that wrote the row, so the relay continues that trace.
+ */
+export const outboxTraceContextSql = (table = 'outbox') => `ALTER TABLE ${table} ADD COLUMN trace_context jsonb`;
+
+/**
  * Append an event to the outbox inside the caller's transaction, so the event commits
- * (or rolls back) together with the state change it announces.
+ * (or rolls back) together with the state change it announces. The active trace context
+ * goes with it (null without tracing).
  */
 export const appendToOutbox = async (client: pg.PoolClient, event: unknown, table = 'outbox'): Promise<void> => {
-  await client.query(`INSERT INTO ${table} (event) VALUES ($1)`, [JSON.stringify(event)]);
+  const carrier = traceCarrier();
+  await client.query(`INSERT INTO ${table} (event, trace_context) VALUES ($1, $2)`, [
+    JSON.stringify(event),
+    carrier.traceparent ? JSON.stringify(carrier) : null,
+  ]);
 };

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createPool, migrate, withTransaction } from '../database.js';
 import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
-import { appendToOutbox, outboxTableSql } from './outbox-table.js';
+import { appendToOutbox, outboxTableSql, outboxTraceContextSql } from './outbox-table.js';
 
 type TestEvent = { type: 'test'; n: number };
 
@@ -18,7 +18,10 @@ const pools: pg.Pool[] = [];
 beforeAll(async () => {
   db = await createTestDatabase(inject('postgresUrl'), 'outbox');
   pool = createPool(db.url);
-  await migrate(pool, [{ id: '001_outbox', sql: outboxTableSql() }]);
+  await migrate(pool, [
+    { id: '001_outbox', sql: outboxTableSql() },
+    { id: '002_outbox_trace_context', sql: outboxTraceContextSql() },
+  ]);
 });
 beforeEach(async () => {
   await Promise.all(relays.splice(0).map((r) => r.stop()));

@@ -1,6 +1,6 @@
 import { keys, type OrderItemInput, type Product, type ReservationRequest } from '@storefront/contracts';
 import { type Lease, LockTimeoutError, type RedisLock } from '@storefront/redis-kit';
-import { DependencyUnavailableError, NotFoundError, withTransaction } from '@storefront/service-kit';
+import { DependencyUnavailableError, NotFoundError, requestSpan, withTransaction } from '@storefront/service-kit';
 import type pg from 'pg';
 import type { ProductStore } from '../store/product-store.js';
 import type { ReservationStore, StoredReservation } from '../store/reservation-store.js';
@@ -44,6 +44,7 @@ export class StockService {
    * first answer. An unknown product throws {@link NotFoundError} naming it, and nothing is stored.
    */
   async reserve({ orderId, items }: ReservationRequest): Promise<StoredReservation> {
+    requestSpan()?.setAttribute('order.id', orderId);
     const existing = await this.reservations.find(orderId);
     if (existing) return existing;
     const lockKeys = items.map((i) => keys.catalog.stockLock(i.productId));

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { type NotificationJob, queues } from '@storefront/contracts';
 import type { ServiceHost } from '@storefront/service-defaults';
 import { Counter, Histogram } from 'prom-client';
@@ -30,8 +31,15 @@ export const startNotificationWorker = (host: ServiceHost<NotifierConfig>, deliv
     queues.notifications,
     async (job) => {
       const end = duration.startTimer();
+      // BullMQ's `process notifications` span (one per attempt): which attempt, for which order, and what came of it.
+      const span = trace.getActiveSpan();
+      span?.setAttributes({
+        'bullmq.job.attempt': job.attemptsMade + 1,
+        ...(job.data.data.orderId ? { 'order.id': job.data.data.orderId } : {}),
+      });
       try {
         const outcome = await delivery.deliver(job.data);
+        span?.setAttribute('notification.outcome', outcome);
         outcomes.inc({ outcome });
         return { outcome };
       } finally {

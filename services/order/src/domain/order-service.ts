@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CustomerId, newEvent, type Order, type PlaceOrderRequest } from '@storefront/contracts';
-import { ConflictError, NotFoundError } from '@storefront/service-kit';
+import { ConflictError, NotFoundError, requestSpan } from '@storefront/service-kit';
 import type { CatalogClient } from '../clients/catalog-client.js';
 import { type IdempotencyRecord, IntentGoneError, type OrderStore } from '../store/order-store.js';
 
@@ -45,6 +45,8 @@ export class OrderService {
       if (prior) return prior;
     }
     const orderId = randomUUID();
+    // The trace viewer finds an order's trace by it (and the catalog call, the outbox relay and the job inherit the trace).
+    requestSpan()?.setAttributes({ 'order.id': orderId, 'customer.id': request.customerId });
     // From here a reservation may exist for orderId: the intent row says so until the
     // order is written, so a placement that dies half-way is undone by the sweeper.
     await this.orders.recordIntent(orderId, request.customerId);

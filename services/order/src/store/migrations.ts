@@ -1,4 +1,4 @@
-import { type Migration, outboxTableSql } from '@storefront/service-kit';
+import { type Migration, outboxTableSql, outboxTraceContextSql } from '@storefront/service-kit';
 
 /**
  * Orders and their outbox. An order and the event announcing it are written in one
@@ -60,4 +60,6 @@ export const migrations: Migration[] = [
     id: '006_total_cents_bigint',
     sql: 'ALTER TABLE orders ALTER COLUMN total_cents TYPE bigint',
   },
+  // The trace of the request that wrote a row, so the relay continues it.
+  { id: '007_outbox_trace_context', sql: outboxTraceContextSql() },
 ];

@@ -1,0 +1,2 @@
+export { activeTracing, startTracing, type Tracing } from './start-tracing.js';
+export { type TracingConfig, tracingEnv } from './tracing-env.js';
