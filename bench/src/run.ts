@@ -10,6 +10,7 @@ import { lockContention, luaVersusLock } from './bench-lock.js';
 import { notifierWorker } from './bench-queue.js';
 import { registryExpiry } from './bench-registry.js';
 import { queuesOnShards } from './bench-shards.js';
+import { tracingCost } from './bench-tracing.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -30,6 +31,7 @@ const suites = [
   ['notifier worker vs no-op worker', notifierWorker],
   ['queues on Cluster shards', queuesOnShards],
   ['full order flow', placeOrders],
+  ['tracing on vs off', tracingCost],
   ['registry expiry', registryExpiry],
 ] as const;
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +141,9 @@ const main = async () => {
   const credentials = await createShopCredentials();
   const adminToken = await credentials.identity.token('demo-admin', { admin: true, ttlSeconds: 24 * 3600 });
   const tokenFor = credentials.identity.customer;
+  // Every service exports its spans to the dashboard (the demo's trace viewer), with a token
+  // made for this run; it travels in the environment, never on a command line.
+  const traceIngestToken = randomBytes(32).toString('hex');
   const supervisor = new Supervisor(
     entry,
     (service) => ({
@@ -156,6 +160,8 @@ const main = async () => {
       ORDER_RATE_LIMIT_PER_MINUTE: '600',
       NOTIFY_RATE_PER_SECOND: '25',
       NOTIFY_STALLED_INTERVAL: '2s',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${dashboardPort}`,
+      OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${traceIngestToken}`,
     }),
     logDir,
   );
@@ -178,6 +184,7 @@ const main = async () => {
       ...credentials.env.dashboard,
       PORT: String(dashboardPort),
       DASHBOARD_REFRESH_MS: '1000',
+      TRACE_INGEST_TOKEN: traceIngestToken,
     }),
     logger,
   });
@@ -245,9 +252,11 @@ const main = async () => {
   for (const [name, run] of Object.entries(scenario)) {
     say(`\n▶ ${name}`);
     try {
+      ctx.lastOrderTrace = undefined;
       const result = await run(ctx);
       results.push(result);
       say(`  ${result.ok ? '✔' : '✘'} ${result.claim}\n    ${result.figures}`);
+      if (ctx.lastOrderTrace) say(`    trace of one order: http://127.0.0.1:${dashboardPort}/#trace=${ctx.lastOrderTrace}`);
     } catch (error) {
       results.push({ step: name, claim: 'step failed to run', figures: (error as Error).message, ok: false });
       say(`  ✘ ${(error as Error).message}`);

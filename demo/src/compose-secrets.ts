@@ -24,6 +24,7 @@ export const composeSecrets = async (): Promise<{ env: Record<string, string>; i
       SENTINEL_REDIS_PASSWORD: password(),
       OPS_REDIS_PASSWORD: password(),
       GRAFANA_ADMIN_PASSWORD: password(),
+      TRACE_INGEST_TOKEN: randomBytes(32).toString('hex'),
       AUTH_JWKS: credentials.identity.env.AUTH_JWKS,
       CATALOG_TRUSTED_SERVICE_KEYS: credentials.env.catalog.TRUSTED_SERVICE_KEYS!,
       ORDER_SERVICE_SIGNING_KEY: credentials.env.order.SERVICE_SIGNING_KEY!,

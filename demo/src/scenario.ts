@@ -26,6 +26,8 @@ export interface ScenarioContext {
   say: (line: string) => void;
   /** Live instances of a service in the registry, as discovery sees them. */
   registered: (service: 'catalog' | 'order' | 'notifier') => string[];
+  /** The trace id of the last order a step placed (from its `traceresponse`), for the link the demo prints. */
+  lastOrderTrace?: string;
 }
 
 const admin = (ctx: ScenarioContext) => ({ authorization: `Bearer ${ctx.adminToken}` });
@@ -37,13 +39,17 @@ const order = async (
   customerId: string,
   productId: string,
   key = `demo-${randomUUID()}`,
-) =>
-  call(
+) => {
+  const answer = await call(
     'POST',
     `${ctx.url(instance)}/orders`,
     { items: [{ productId, quantity: 1 }] },
     { 'idempotency-key': key, ...(await as(ctx, customerId)) },
   );
+  const traceId = /^00-([0-9a-f]{32})-/.exec(answer.headers.get('traceresponse') ?? '')?.[1];
+  if (answer.status === 201 && traceId) ctx.lastOrderTrace = traceId;
+  return answer;
+};
 /** Spread requests over both order instances. */
 const orderInstance = (i: number) => (i % 2 === 0 ? 'order-1' : 'order-2');
 const liveCatalog = (ctx: ScenarioContext) => (ctx.supervisor.isRunning('catalog-1') ? 'catalog-1' : 'catalog-2');

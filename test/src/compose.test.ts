@@ -68,6 +68,8 @@ describe('docker-compose.yml', () => {
       [
         ...APPS,
         'grafana',
+        'jaeger',
+        'otel-collector',
         'postgres',
         'prometheus',
         'redis-cache',
@@ -144,6 +146,18 @@ describe('docker-compose.yml', () => {
     expect(user).toBe(services[name]!.build?.args?.SERVICE);
     expect(readFileSync(join(root, 'infra/redis/users.acl'), 'utf8')).toMatch(new RegExp(`^user ${user} on `, 'm'));
     expect(env.REDIS_SENTINELS?.split(',')).toHaveLength(3);
+  });
+
+  it('points every service’s OTLP exporter at the Collector, which sends traces to Jaeger and the dashboard', () => {
+    for (const name of APPS) {
+      expect(services[name]!.environment?.OTEL_EXPORTER_OTLP_ENDPOINT, name).toBe('http://otel-collector:4318');
+    }
+    const collector = readFileSync(join(root, 'infra/otel/collector.yaml'), 'utf8');
+    expect(collector).toMatch(/endpoint: 0\.0\.0\.0:4318/);
+    expect(collector).toMatch(/endpoint: jaeger:4317/);
+    expect(collector).toMatch(/endpoint: http:\/\/dashboard:3000\n\s+encoding: json/);
+    expect(collector).toMatch(/authorization: Bearer \$\{env:TRACE_INGEST_TOKEN\}/);
+    expect(services['otel-collector']!.environment?.TRACE_INGEST_TOKEN).toBe(services.dashboard!.environment?.TRACE_INGEST_TOKEN);
   });
 
   it('mounts only files that exist', () => {

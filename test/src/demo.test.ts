@@ -167,6 +167,66 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
     }
   }, 60_000);
 
+  it('opens an order’s trace with spans from all three services, and its charts move while orders are placed', async () => {
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(signInLink);
+      await page.waitForSelector('svg[data-chart="orders"]', { timeout: 10_000 });
+      const ordersPerSec = async () =>
+        JSON.parse((await page.getAttribute('svg[data-chart="orders"]', 'data-last')) ?? '{}')['orders/s'] as number;
+      const pointsBefore = await page.getAttribute('svg[data-chart="orders"] path', 'd');
+      // Place orders from the page (as its "order 1" button does) until the orders/s chart shows them.
+      const placeFromPage = () =>
+        page.evaluate(async () => {
+          const res = await fetch('/api/orders', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ productId: 'espresso-beans', quantity: 1 }),
+          });
+          return { status: res.status, body: await res.json() };
+        });
+      let orderId: string | undefined;
+      let seen = 0;
+      for (let placed = 0; placed < 40 && seen <= 0; placed++) {
+        const answer = await placeFromPage();
+        expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+        orderId ??= answer.body.id as string;
+        seen = await ordersPerSec();
+      }
+      if (seen <= 0)
+        seen = await waitFor(async () => ((await ordersPerSec()) > 0 ? ordersPerSec() : undefined), {
+          timeoutMs: 5_000,
+          description: 'orders/s above 0',
+        });
+      expect(seen).toBeGreaterThan(0);
+      expect(await page.getAttribute('svg[data-chart="orders"] path', 'd')).not.toBe(pointsBefore);
+
+      // The first order's trace, looked up by its id: the waterfall shows spans of order, catalog and notifier.
+      await waitFor(
+        async () => {
+          await page.fill('#trace-id', orderId!);
+          await page.click('#trace-form button');
+          await page.waitForSelector('#waterfall [data-trace-open]', { timeout: 2_000 });
+          const services = await page.$$eval('#waterfall .span-row', (rows) => [
+            ...new Set(rows.map((r) => r.getAttribute('data-service'))),
+          ]);
+          return ['order', 'catalog', 'notifier'].every((s) => services.includes(s));
+        },
+        { timeoutMs: 30_000, intervalMs: 500, description: 'the order trace with spans from all three services' },
+      );
+      const spans = await page.$$eval('#waterfall .span-row', (rows) => rows.map((r) => r.getAttribute('data-span')));
+      expect(spans).toEqual(
+        expect.arrayContaining(['POST /orders', 'POST /reservations', 'lock acquire', 'outbox relay', 'process notifications']),
+      );
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
+
   it('lets a real Prometheus discover every instance from the registry and scrape it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'storefront-prom-'));
     const port = await freePort();

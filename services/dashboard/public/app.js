@@ -100,6 +100,7 @@ const render = (s) => {
       ),
     ),
   );
+  renderCharts(s.history ?? []);
   $('events').replaceChildren(
     ...s.events.map((e) => el('li', { 'data-type': e.type }, `${e.at.slice(11, 19)} ${e.type} — ${e.summary}`)),
   );
@@ -120,6 +121,191 @@ const render = (s) => {
   }
 };
 
+// Charts: one point per refresh (the server keeps the last minutes), drawn as SVG lines.
+const SVG = 'http://www.w3.org/2000/svg';
+const svgEl = (tag, attrs = {}) => {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+};
+const CHARTS = [
+  { id: 'orders', title: 'orders/s', series: { 'orders/s': (p) => p.ordersPerSec } },
+  { id: 'latency', title: 'POST /orders latency (ms)', series: { p50: (p) => p.orderP50Ms, p99: (p) => p.orderP99Ms } },
+  {
+    id: 'cache',
+    title: 'cache reads by tier (%)',
+    series: {
+      l1: (p) => (p.cacheShare ? p.cacheShare.l1 * 100 : null),
+      l2: (p) => (p.cacheShare ? p.cacheShare.l2 * 100 : null),
+      miss: (p) => (p.cacheShare ? p.cacheShare.miss * 100 : null),
+    },
+  },
+  {
+    id: 'locks',
+    title: 'stock locks',
+    series: { 'wait p99 ms': (p) => p.lockWaitP99Ms, 'contended/s': (p) => p.lockContentionPerSec },
+  },
+  {
+    id: 'queues',
+    title: 'queue depth',
+    series: { notifications: (p) => p.queueDepth.notifications ?? 0, 'order-expiry': (p) => p.queueDepth['order-expiry'] ?? 0 },
+  },
+  { id: 'jobs', title: 'notification job (ms)', series: { mean: (p) => p.jobMs } },
+  { id: 'registry', title: 'registry size', series: { instances: (p) => p.registrySize } },
+];
+const COLORS = ['#3b6fd8', '#c77700', '#1f8a4c', '#b3261e'];
+const W = 300;
+const H = 60;
+
+const renderCharts = (history) => {
+  if (!history.length) return;
+  const t0 = history[0].at;
+  const t1 = Math.max(history[history.length - 1].at, t0 + 1);
+  const x = (at) => ((at - t0) / (t1 - t0)) * W;
+  $('charts').replaceChildren(
+    ...CHARTS.map((chart) => {
+      const values = Object.fromEntries(Object.entries(chart.series).map(([name, f]) => [name, history.map((p) => f(p))]));
+      const peak = Math.max(
+        1e-9,
+        ...Object.values(values)
+          .flat()
+          .filter((v) => v !== null),
+      );
+      const y = (v) => H - 2 - (v / peak) * (H - 6);
+      const lastValues = Object.fromEntries(Object.entries(values).map(([name, list]) => [name, list[list.length - 1]]));
+      const svg = svgEl('svg', {
+        'data-last': JSON.stringify(lastValues),
+        viewBox: `0 0 ${W} ${H}`,
+        preserveAspectRatio: 'none',
+        'data-chart': chart.id,
+        'data-peak': String(peak),
+      });
+      Object.entries(values).forEach(([name, list], i) => {
+        // A gap (no orders, no reads in that second) breaks the line rather than bridging it.
+        let pen = 'M';
+        const d = list
+          .map((v, j) => {
+            if (v === null) {
+              pen = 'M';
+              return '';
+            }
+            const step = `${pen}${x(history[j].at).toFixed(1)},${y(v).toFixed(1)}`;
+            pen = 'L';
+            return step;
+          })
+          .join('');
+        svg.append(
+          svgEl('path', { d, fill: 'none', stroke: COLORS[i % COLORS.length], 'stroke-width': '1.5', 'data-series': name }),
+        );
+      });
+      // A click opens the trace that started nearest that moment.
+      svg.addEventListener('click', async (event) => {
+        const box = svg.getBoundingClientRect();
+        const at = Math.round(t0 + ((event.clientX - box.left) / box.width) * (t1 - t0));
+        const answer = await fetch(`/api/traces?around=${at}&limit=1`);
+        const found = answer.status === 200 ? (await answer.json()).items[0] : undefined;
+        if (found) openTrace(found.traceId);
+        else $('waterfall').textContent = 'No trace from that moment (is tracing exported to this dashboard?)';
+      });
+      const last = Object.entries(values).map(([name, list]) => {
+        const v = list[list.length - 1];
+        return `${name} ${v === null ? '—' : Math.round(v * 10) / 10}`;
+      });
+      return el('div', { class: 'chart' }, el('h3', {}, chart.title), svg, el('div', { class: 'legend' }, last.join(' · ')));
+    }),
+  );
+};
+
+// Traces: the dashboard receives the services' spans (OTLP) and draws one trace as a waterfall.
+const renderTraceList = async () => {
+  const answer = await fetch('/api/traces?limit=25');
+  if (answer.status !== 200) return;
+  const { items } = await answer.json();
+  $('trace-list').replaceChildren(
+    ...items.map((t) =>
+      el(
+        'li',
+        { class: t.error ? 'error' : '', 'data-trace': t.traceId, onclick: () => openTrace(t.traceId) },
+        `${new Date(t.startMs).toISOString().slice(11, 19)} ${t.name} · ${t.services.join('+')} · ${Math.round(t.durationMs)} ms`,
+      ),
+    ),
+  );
+};
+
+const openTrace = async (traceId) => {
+  const answer = await fetch(`/api/traces/${traceId}`);
+  if (answer.status !== 200) {
+    $('waterfall').textContent = `Trace ${traceId} not found (${answer.status})`;
+    return;
+  }
+  const trace = await answer.json();
+  const spans = trace.items;
+  const t0 = Math.min(...spans.map((s) => s.startMs));
+  const total = Math.max(1, ...spans.map((s) => s.startMs + s.durationMs - t0));
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const depth = (s) => {
+    let d = 0;
+    for (let p = byId.get(s.parentSpanId); p && d < 30; p = byId.get(p.parentSpanId)) d++;
+    return d;
+  };
+  // Depth-first from the roots, children by start time: each span under its parent.
+  const children = new Map();
+  for (const s of spans) {
+    const parent = byId.has(s.parentSpanId) ? s.parentSpanId : null;
+    children.set(parent, [...(children.get(parent) ?? []), s]);
+  }
+  const ordered = [];
+  const walk = (parent) => {
+    for (const s of (children.get(parent) ?? []).sort((a, b) => a.startMs - b.startMs)) {
+      ordered.push(s);
+      walk(s.spanId);
+    }
+  };
+  walk(null);
+  const known = new Set(['order', 'catalog', 'notifier']);
+  $('waterfall').replaceChildren(
+    el(
+      'h3',
+      { 'data-trace-open': traceId },
+      `${trace.name} — ${Math.round(trace.durationMs)} ms, ${spans.length} spans, trace ${traceId}`,
+    ),
+    ...ordered.map((s) =>
+      el(
+        'div',
+        {
+          class: `span-row${s.error ? ' error' : ''}`,
+          'data-service': s.service,
+          'data-span': s.name,
+          title: JSON.stringify(s.attributes, null, 1),
+        },
+        el(
+          'span',
+          { class: 'label', style: `padding-left:${depth(s) * 10}px` },
+          `${s.service}: ${s.name} (${s.durationMs.toFixed(1)} ms)`,
+        ),
+        el(
+          'span',
+          { class: 'track' },
+          el('span', {
+            class: known.has(s.service) ? `svc-${s.service}` : 'svc-other',
+            style: `left:${((s.startMs - t0) / total) * 100}%;width:${(s.durationMs / total) * 100}%`,
+          }),
+        ),
+      ),
+    ),
+  );
+};
+
+$('trace-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const value = $('trace-id').value.trim().toLowerCase();
+  if (/^[0-9a-f]{32}$/.test(value)) return openTrace(value);
+  const answer = await fetch(`/api/traces?orderId=${encodeURIComponent(value)}`);
+  const found = answer.status === 200 ? (await answer.json()).items[0] : undefined;
+  if (found) openTrace(found.traceId);
+  else $('waterfall').textContent = `No trace for ${value} yet`;
+});
+
 // Sign-in: the session is an HttpOnly cookie holding the user's token. `pnpm demo` prints a
 // link with an admin token in the URL fragment (never sent to a server); it is exchanged for
 // the cookie here and removed from the address bar.
@@ -137,16 +323,28 @@ const showSession = (session) => {
 };
 
 const start = async () => {
-  const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fromLink = fragment.get('token');
+  // `#trace=<id>` (the links `pnpm demo` prints) opens that trace once signed in.
+  const traceLink = fragment.get('trace');
   if (fromLink) {
-    history.replaceState(null, '', location.pathname);
+    history.replaceState(null, '', traceLink ? `${location.pathname}#trace=${traceLink}` : location.pathname);
     await signIn(fromLink);
   }
   const res = await fetch('/api/session');
   const session = res.status === 200 ? await res.json() : null;
   showSession(session);
-  if (session) connect();
+  if (session) {
+    connect();
+    void renderTraceList();
+    setInterval(() => void renderTraceList(), 3000);
+    if (traceLink && /^[0-9a-f]{32}$/.test(traceLink)) void openTrace(traceLink);
+  }
 };
+window.addEventListener('hashchange', () => {
+  const traceLink = new URLSearchParams(location.hash.slice(1)).get('trace');
+  if (traceLink && /^[0-9a-f]{32}$/.test(traceLink)) void openTrace(traceLink);
+});
 
 $('signin-form').addEventListener('submit', async (event) => {
   event.preventDefault();

@@ -11,7 +11,7 @@ import type { DashboardConfig } from './config.js';
 import { DashboardState } from './dashboard-state.js';
 import { apiRoutes, type DemoControl } from './http/api.js';
 import { refuseCrossSite, sessionFromCookie, sessionRoutes } from './http/session.js';
-import { traceRoutes } from './http/traces.js';
+import { traceApiRoutes, traceIngestRoutes } from './http/traces.js';
 import { TraceStore } from './traces/trace-store.js';
 
 const publicDir = fileURLToPath(new URL('../public', import.meta.url));
@@ -53,9 +53,10 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
     (app) => {
       app.use(express.static(publicDir));
       // Trace exporters authenticate with the ingest token, not a session: mounted before the session checks.
-      app.use(traceRoutes(traces, host.config.TRACE_INGEST_TOKEN, guards));
+      app.use(traceIngestRoutes(traces, host.config.TRACE_INGEST_TOKEN));
       app.use(sessionFromCookie, refuseCrossSite);
       app.use(sessionRoutes(guards));
+      app.use(traceApiRoutes(traces, guards));
       app.use(apiRoutes(state, control, refreshMs, guards));
       // Signed-in users see the queues; only the admin role gets a board that can change them
       // (the read-only one refuses every write with 405 on the server, not just in its UI).

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   keys,
   type NotificationJob,
@@ -20,6 +21,7 @@ import {
 } from '@storefront/redis-kit';
 import type { Queue } from 'bullmq';
 import calculateSlot from 'cluster-key-slot';
+import { CHARTED, type HistoryPoint, MetricsHistory } from './history.js';
 import { parseSamples } from './metrics-text.js';
 
 const EVENT_TYPES = [
@@ -30,7 +32,7 @@ const EVENT_TYPES = [
   'order.cancelled',
   'order.expired',
 ] as const;
-const SCRAPED = new Set(['cache_requests_total', 'circuit_breaker_state']);
+const SCRAPED = new Set(['cache_requests_total', 'circuit_breaker_state', ...CHARTED]);
 
 /** What the page shows, refreshed every second. */
 export interface Snapshot {
@@ -48,7 +50,16 @@ export interface Snapshot {
    */
   shards: { primary: string; slots: string; replicas: string[]; failed: boolean; holds: string[] }[] | null;
   events: { type: string; at: string; summary: string }[];
+  /** The charts: one point per refresh over the last minutes (orders/s and latency, cache tiers, locks, queues, registry). */
+  history: readonly HistoryPoint[];
 }
+
+/**
+ * A `traceparent` that says "do not record": the dashboard's own polling of catalog (every
+ * second) would otherwise be a trace a second, burying the orders'. Catalog's parent-based
+ * sampler follows the caller's decision.
+ */
+const notSampled = () => ({ traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00` });
 
 const summarize = (event: StorefrontEvent): string => {
   switch (event.type) {
@@ -70,6 +81,7 @@ const summarize = (event: StorefrontEvent): string => {
  */
 export class DashboardState {
   readonly #events: Snapshot['events'] = [];
+  readonly #history = new MetricsHistory();
   #snapshot: Snapshot | undefined;
 
   /**
@@ -157,6 +169,7 @@ export class DashboardState {
     if (catalog) {
       try {
         const res = await fetch(`http://${catalog.host}:${catalog.port}/products?limit=100`, {
+          headers: notSampled(),
           signal: AbortSignal.timeout(1000),
         });
         stock = ((await res.json()) as { items: Product[] }).items.map(({ id, name, stock, priceCents }) => ({
@@ -174,6 +187,13 @@ export class DashboardState {
       this.queues.expiries.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
     ]);
     const shards = await this.shardMap(stock.map((p) => p.id)).catch(() => null);
+    const depth = (c: Record<string, number>) => (c.waiting ?? 0) + (c.delayed ?? 0) + (c.active ?? 0);
+    this.#history.record(
+      now,
+      scraped.map(({ instance, samples }) => ({ instanceId: instance.instanceId, samples })),
+      { notifications: depth(notifications), 'order-expiry': depth(expiries) },
+      all.length,
+    );
     const snapshot: Snapshot = {
       at: new Date(now).toISOString(),
       instances,
@@ -183,6 +203,7 @@ export class DashboardState {
       queues: { notifications, 'order-expiry': expiries },
       shards,
       events: [...this.#events],
+      history: [...this.#history.points],
     };
     this.#snapshot = snapshot;
     return snapshot;

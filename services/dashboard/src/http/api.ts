@@ -69,6 +69,9 @@ export const apiRoutes = (
       body: JSON.stringify({ items: [{ productId: body.productId, quantity: body.quantity }] }),
       signal: AbortSignal.timeout(10_000),
     });
+    // The order's trace, so the page (and a user) can open it.
+    const traceresponse = answer.headers.get('traceresponse');
+    if (traceresponse) res.setHeader('x-order-traceresponse', traceresponse);
     res
       .status(answer.status)
       .type(answer.headers.get('content-type') ?? 'application/json')

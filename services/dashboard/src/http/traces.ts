@@ -19,13 +19,12 @@ const sameSecret = (given: string, expected: string): boolean => {
 };
 
 /**
- * The dashboard as the demo's trace receiver and viewer:
- * - `POST /v1/traces`: OTLP/HTTP with a JSON body (what the services' exporter sends), for
- *   callers holding `TRACE_INGEST_TOKEN` as a bearer token; off (404) without one.
- * - `GET /api/traces` (latest, `?around=<epoch ms>`, `?orderId=`) and `GET /api/traces/:traceId`
- *   for signed-in users.
+ * The dashboard as the demo's trace receiver: `POST /v1/traces`, OTLP/HTTP with a JSON body
+ * (what the services' exporter and the Collector's `otlphttp` exporter send), for callers
+ * holding `TRACE_INGEST_TOKEN` as a bearer token; off (404) without one. Mounted before the
+ * session middleware: an exporter has a token, not a session.
  */
-export const traceRoutes = (store: TraceStore, ingestToken: string | undefined, guards: Pick<AuthGuards, 'customer'>): Router => {
+export const traceIngestRoutes = (store: TraceStore, ingestToken: string | undefined): Router => {
   const router = Router();
 
   router.post('/v1/traces', (req, res) => {
@@ -40,6 +39,15 @@ export const traceRoutes = (store: TraceStore, ingestToken: string | undefined, 
     store.add(spansOf(parseOrThrow(ExportTraceRequest, req.body, 'body')));
     res.json({ partialSuccess: {} });
   });
+  return router;
+};
+
+/**
+ * The trace viewer's API for signed-in users: `GET /api/traces` (latest first, or nearest
+ * `?around=<epoch ms>`, or the trace that placed `?orderId=`) and `GET /api/traces/:traceId`.
+ */
+export const traceApiRoutes = (store: TraceStore, guards: Pick<AuthGuards, 'customer'>): Router => {
+  const router = Router();
 
   router.get('/api/traces', guards.customer, (req, res) => {
     const query = parseOrThrow(TraceQuery, req.query, 'query');

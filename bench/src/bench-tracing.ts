@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort, type ServiceProcess, startRedisServer, stopChild, track, waitFor } from '@storefront/testing';
+import type { BenchEnv, Budget, Row } from './bench-env.js';
+import { type LoadResult, load } from './load.js';
+import { median } from './stats.js';
+
+const sinkScript = fileURLToPath(new URL('./otlp-sink.js', import.meta.url));
+
+const summarize = (runs: LoadResult[]) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p99: median(runs.map((r) => r.p99)),
+});
+
+/**
+ * What tracing costs: the read path (GET /products/:id from L1) and the order path (POST
+ * /orders through order → catalog), each on services with tracing on — every span built,
+ * batched and exported over OTLP/HTTP JSON to a sink — and on the same services with
+ * `OTEL_SDK_DISABLED=true`, driven in turn (off, on, off, on, …) in one run. The two order
+ * setups use separate Redis servers, so each order finds only its own catalog.
+ */
+export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
+  const sinkPort = await freePort();
+  const sink = track(spawn(process.execPath, [sinkScript, String(sinkPort)], { stdio: 'ignore' }));
+  const sinkUrl = `http://127.0.0.1:${sinkPort}`;
+  await waitFor(async () => (await fetch(`${sinkUrl}/count`)).ok, { description: 'OTLP sink' });
+  const secondRedis = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
+  const modes = {
+    off: { redis: env.redis.url, env: { OTEL_SDK_DISABLED: 'true' } },
+    on: { redis: secondRedis.url, env: { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl } },
+  } as const;
+  const tokens = await env.customerTokens(50);
+  const setups: Record<keyof typeof modes, { catalog: ServiceProcess; order: ServiceProcess }> = {} as never;
+  for (const [mode, { redis, env: extra }] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['on']][]) {
+    const [catalogDb, orderDb] = [
+      await env.database(`bench_trace_${mode}_catalog`),
+      await env.database(`bench_trace_${mode}_order`),
+    ];
+    const catalog = await env.service('catalog', {
+      ...extra,
+      REDIS_URL: redis,
+      DATABASE_URL: catalogDb.url,
+      CACHE_L1_TTL_MS: '600000',
+    });
+    const order = await env.service('order', {
+      ...extra,
+      REDIS_URL: redis,
+      DATABASE_URL: orderDb.url,
+      ORDER_RATE_LIMIT_PER_MINUTE: '100000000',
+      DISCOVERY_REFRESH_MS: '200',
+    });
+    for (const id of ['trace-read', ...Array.from({ length: 20 }, (_, i) => `trace-p${i}`)]) {
+      const seed = await fetch(`${catalog.baseUrl}/products`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...env.admin },
+        body: JSON.stringify({ id, name: `Bench ${id}`, priceCents: 500, stock: 1_000_000 }),
+      });
+      if (seed.status !== 201) throw new Error(`seed: ${seed.status}`);
+    }
+    setups[mode] = { catalog, order };
+  }
+  const productIds = Array.from({ length: 20 }, (_, i) => `trace-p${i}`);
+  const reads: Record<string, LoadResult[]> = { off: [], on: [] };
+  const orders: Record<string, LoadResult[]> = { off: [], on: [] };
+  for (const mode of ['off', 'on'] as const) {
+    await load({ url: `${setups[mode].catalog.baseUrl}/products/trace-read`, connections: 32, durationSeconds: 1 });
+  }
+  for (let round = 0; round < budget.rounds; round++) {
+    for (const mode of ['off', 'on'] as const) {
+      const read = await load({
+        url: `${setups[mode].catalog.baseUrl}/products/trace-read`,
+        connections: 32,
+        durationSeconds: budget.httpSeconds,
+      });
+      reads[mode]!.push(read);
+      const placed = await load({
+        url: setups[mode].order.baseUrl,
+        connections: 16,
+        durationSeconds: budget.httpSeconds,
+        mode: 'orders',
+        productIds,
+        tokens,
+      });
+      orders[mode]!.push({ ...placed, rps: (placed.statusCounts['201'] ?? 0) / budget.httpSeconds });
+      budget.log(
+        `  tracing ${mode.padEnd(3)} round ${round + 1}/${budget.rounds}: reads ${Math.round(read.rps)} req/s p99 ${read.p99} ms; orders ${Math.round(orders[mode]!.at(-1)!.rps)}/s p99 ${placed.p99} ms`,
+      );
+    }
+  }
+  const exported = ((await (await fetch(`${sinkUrl}/count`)).json()) as { spans: number }).spans;
+  await Promise.all(Object.values(setups).flatMap(({ catalog, order }) => [catalog.stop('SIGTERM'), order.stop('SIGTERM')]));
+  await Promise.all([stopChild(sink), secondRedis.stop()]);
+  const [rOff, rOn, oOff, oOn] = [summarize(reads.off!), summarize(reads.on!), summarize(orders.off!), summarize(orders.on!)];
+  const readErrors = [...reads.off!, ...reads.on!].reduce(
+    (n, r) => n + r.errors + (r.statusCounts['200'] === r.total ? 0 : 1),
+    0,
+  );
+  const orderErrors = [...orders.off!, ...orders.on!].reduce((n, r) => n + r.errors + (r.statusCounts['500'] ?? 0), 0);
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
+  return [
+    {
+      name: 'GET /products/:id from L1, tracing on (exported) vs off',
+      measured: `on ${Math.round(rOn.rps)} req/s, p99 ${rOn.p99} ms`,
+      ceiling: `off ${Math.round(rOff.rps)} req/s, p99 ${rOff.p99} ms`,
+      ratio: ratio(rOn.rps, rOff.rps),
+      goal: 'what tracing costs the read path',
+      met: null,
+      correct: readErrors === 0 && exported > 0,
+      note: `p99 ratio ${ratio(rOn.p99, rOff.p99)?.toFixed(2)}; ${exported} spans exported to the sink over the suite`,
+    },
+    {
+      name: 'POST /orders (order → catalog), tracing on (exported) vs off',
+      measured: `on ${Math.round(oOn.rps)} orders/s, p99 ${oOn.p99} ms`,
+      ceiling: `off ${Math.round(oOff.rps)} orders/s, p99 ${oOff.p99} ms`,
+      ratio: ratio(oOn.rps, oOff.rps),
+      goal: 'what tracing costs the order path',
+      met: null,
+      correct: orderErrors === 0,
+      note: `p99 ratio ${ratio(oOn.p99, oOff.p99)?.toFixed(2)}`,
+    },
+  ];
+};
