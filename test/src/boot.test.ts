@@ -44,6 +44,18 @@ describe.each(SERVICES)('%s process', (service) => {
   });
   afterAll(() => db?.drop());
 
+  it('exits 1 with a one-line reason naming a bad tracing variable', () => {
+    const result = spawnSync(process.execPath, [serviceEntry(service)], {
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url, OTEL_TRACES_SAMPLER: 'sometimes' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^${service}: Invalid configuration: OTEL_TRACES_SAMPLER: `));
+  });
+
   it('exits 1 with a one-line reason naming a bad env value', () => {
     const result = spawnSync(process.execPath, [serviceEntry(service)], {
       env: { PATH: process.env.PATH, PORT: 'eighty', DATABASE_URL: db.url },

@@ -169,6 +169,21 @@ describe('one trace per order', () => {
     expect(traceIdOf(res.headers.get('traceresponse'))).toBe(callerTrace);
   });
 
+  it('keeps a caller’s decision not to sample: nothing of that request is recorded', async () => {
+    const unsampled = randomBytes(16).toString('hex');
+    const skipped = await fetch(`${stack.catalog[0]!.baseUrl}/products/nothing-${randomUUID().slice(0, 4)}`, {
+      headers: { traceparent: `00-${unsampled}-${randomBytes(8).toString('hex')}-00` },
+    });
+    expect(skipped.status).toBe(404);
+    expect(skipped.headers.get('traceresponse')).toMatch(new RegExp(`^00-${unsampled}-[0-9a-f]{16}-00$`));
+    // A sampled request to the same instance afterwards: once its trace has arrived, an earlier
+    // recorded span of the same process would have been exported with it or before it.
+    const sampled = await fetch(`${stack.catalog[0]!.baseUrl}/products/nothing-${randomUUID().slice(0, 4)}`);
+    const sampledTrace = traceIdOf(sampled.headers.get('traceresponse'));
+    await waitFor(async () => (await traceOf(sampledTrace)).length > 0, { description: 'the sampled request’s trace' });
+    expect(await traceOf(unsampled)).toEqual([]);
+  });
+
   it('hands a pub/sub event’s receivers a span linked to the publisher’s trace', async () => {
     // Changing a product publishes product.updated; notifier's watchers handle it in a linked span of a new trace.
     const productId = `linked-${randomUUID().slice(0, 6)}`;

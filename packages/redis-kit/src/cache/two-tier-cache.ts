@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Span } from '@opentelemetry/api';
+import { type Span, trace } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import type { RedisClient } from '../connections/create-redis.js';
@@ -137,6 +137,15 @@ export class TwoTierCache<T extends object> {
 
   /** Read through the tiers, loading from the origin on a miss. Traced as `cache get` with `cache.tier`. */
   getOrLoad(id: string, loader: () => Promise<Loaded<T>>): Promise<CacheResult<T>> {
+    // An L1 hit touches nothing outside the process: it is an attribute of the caller's span
+    // (`cache.tier=l1`), not a span of its own — the read path's hottest case stays cheap.
+    if (this.#l1Usable()) {
+      const local = this.#l1?.get(id);
+      if (local && !local.tomb && local.fresh > Date.now()) {
+        trace.getActiveSpan()?.setAttribute('cache.tier', 'l1');
+        return Promise.resolve(this.#hit(local, 'l1'));
+      }
+    }
     return inSpan('cache get', { 'cache.namespace': this.#namespace, 'cache.key': id }, async (span) => {
       const result = await this.#getOrLoad(id, loader, span);
       span.setAttribute('cache.tier', result.tier);
@@ -144,12 +153,9 @@ export class TwoTierCache<T extends object> {
     });
   }
 
+  /** Past L1 (missed or stale): Redis, then the origin. */
   async #getOrLoad(id: string, loader: () => Promise<Loaded<T>>, span: Span): Promise<CacheResult<T>> {
     const now = Date.now();
-    if (this.#l1Usable()) {
-      const local = this.#l1?.get(id);
-      if (local && !local.tomb && local.fresh > now) return this.#hit(local, 'l1');
-    }
     let remote: CacheEntry<T> | undefined;
     try {
       remote = await this.#readRemote(id);

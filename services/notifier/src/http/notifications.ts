@@ -60,7 +60,9 @@ export const notifierRoutes = (
     const id = parseOrThrow(NotificationJobId, req.params.id, 'params.id');
     const job = await queue.getJob(id);
     if (!job || !(await job.isFailed())) throw new NotFoundError(`Dead letter ${id}`);
-    await job.retry('failed');
+    // A re-drive gets its attempts back: otherwise its first failure (the webhook's breaker
+    // still open after the refusals that dead-lettered it) would dead-letter it again at once.
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     res.status(202).json({ id, status: 'retrying' });
   });
 
