@@ -90,7 +90,14 @@ export const startTracing = (service: string, env: NodeJS.ProcessEnv = process.e
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED.test(req.url ?? '') }),
       // Only inside a trace: a background fetch (the identity provider's keys) starts none.
-      new UndiciInstrumentation({ requireParentforSpans: true }),
+      // A webhook URL may carry a credential in its query: spans keep the origin and path only.
+      new UndiciInstrumentation({
+        requireParentforSpans: true,
+        startSpanHook: (request) => ({
+          'url.full': `${request.origin}${request.path.split('?')[0]}`,
+          'url.query': request.path.includes('?') ? '[redacted]' : '',
+        }),
+      }),
       // Statements without their values; only inside a trace, so the outbox's idle polls start none.
       new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
     ],
