@@ -187,14 +187,14 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ productId: 'espresso-beans', quantity: 1 }),
           });
-          return { status: res.status, body: await res.json() };
+          return { status: res.status, body: (await res.json()) as { id?: string } };
         });
       let orderId: string | undefined;
       let seen = 0;
       for (let placed = 0; placed < 40 && seen <= 0; placed++) {
         const answer = await placeFromPage();
         expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-        orderId ??= answer.body.id as string;
+        orderId ??= answer.body.id;
         seen = await ordersPerSec();
       }
       if (seen <= 0)

@@ -16,19 +16,22 @@ import {
  */
 const tracer = trace.getTracer('storefront.redis-kit');
 
+/** `work` inside `span`: an error is recorded on the span and rethrown; the span ends either way. */
+const within = async <T>(span: Span, work: (span: Span) => Promise<T> | T): Promise<T> => {
+  try {
+    return await work(span);
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
+};
+
 /** Run `work` in a span named `name`; an error is recorded on the span and rethrown. */
 export const inSpan = <T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> =>
-  tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, (span) => within(span, work));
 
 /** A span for work that is over at once (a registry pick): started and ended here. */
 export const instantSpan = (name: string, attributes: Attributes): void => {
@@ -56,15 +59,5 @@ export const consumeLinked = <T>(
   const sender =
     carrier && typeof carrier === 'object' ? trace.getSpanContext(propagation.extract(ROOT_CONTEXT, carrier)) : undefined;
   const links: Link[] = sender ? [{ context: sender }] : [];
-  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes, links, root: true }, async (span) => {
-    try {
-      return await work();
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes, links, root: true }, (span) => within(span, work));
 };
