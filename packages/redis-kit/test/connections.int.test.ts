@@ -301,7 +301,16 @@ describe('replicaAcknowledgement', () => {
       };
       const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
       await client.set('warm', '1'); // connected, so the primaries are known before the writes
-      expect(await acknowledged(() => client.set(key, '1'))).toBe('OK');
+      // A fresh Cluster's replicas may still be on their first sync (slower under a loaded
+      // machine than the 300 ms budget): wait until a write is acknowledged at all.
+      await waitFor(
+        async () =>
+          acknowledged(() => client.set(key, '1')).then(
+            (answer) => answer === 'OK',
+            () => false,
+          ),
+        { timeoutMs: 15_000, description: 'the replicas in sync' },
+      );
       const replica = await replicaOf(primaryPort);
       // A Cluster replica serves reads after READONLY: it has the write.
       const onReplica = new Redis({ port: replica.port, ...cluster.admin, lazyConnect: true });

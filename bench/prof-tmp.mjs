@@ -1,0 +1,14 @@
+import { startBenchEnv } from './dist/bench-env.js';
+import { load } from './dist/load.js';
+import { spawn } from 'node:child_process';
+const env = await startBenchEnv();
+const sink = spawn(process.execPath, ['dist/otlp-sink.js', '4999'], { stdio: 'ignore' });
+const db = await env.database('prof_catalog');
+const catalog = await env.service('catalog', { DATABASE_URL: db.url, CACHE_L1_TTL_MS: '600000', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4999', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=/tmp/prof` });
+await fetch(`${catalog.baseUrl}/products`, { method: 'POST', headers: { 'content-type': 'application/json', ...env.admin }, body: JSON.stringify({ id: 'p', name: 'P', priceCents: 1, stock: 1 }) });
+await load({ url: `${catalog.baseUrl}/products/p`, connections: 32, durationSeconds: 1 });
+const r = await load({ url: `${catalog.baseUrl}/products/p`, connections: 32, durationSeconds: 6 });
+console.log(Math.round(r.rps));
+await catalog.stop('SIGTERM');
+sink.kill();
+await env.stop();
