@@ -122,6 +122,7 @@ const main = async () => {
       config: ['maxmemory-policy noeviction', 'appendonly yes'],
     });
     const port = redis.port;
+    say(`  redis-server on 127.0.0.1:${port}`);
     redisUrlFor = (user) => ownRedisUrl(user, port);
     shutdown.add('redis', 'stop redis-server', () => redis?.stop());
   }

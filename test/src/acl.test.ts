@@ -138,6 +138,25 @@ describe('per-service Redis ACL users', () => {
     await denied(clients[user]!.publish(channel, '{"forged":true}'));
   });
 
+  it('lets the dashboard read ACL LOG (who was refused, and why) and nothing else of ACL', async () => {
+    // A service reaching outside its keys, and someone guessing a service's password.
+    await denied(clients.catalog!.get('order:idempotency:someone:key'));
+    const guess = await run('redis-cli', ['-p', String(server.port), '--user', 'order', '--no-auth-warning', 'PING'], {
+      env: { ...process.env, REDISCLI_AUTH: 'a-guess' },
+    }).catch((e: { stdout: string; stderr: string }) => e);
+    expect(`${guess.stdout}${guess.stderr}`).toMatch(/WRONGPASS|NOAUTH/);
+    const log = (await clients.dashboard!.call('ACL', 'LOG', '10')) as unknown[][];
+    const entries = log.map((entry) => Object.fromEntries(entry.flatMap((v, i) => (i % 2 ? [] : [[String(v), entry[i + 1]]]))));
+    expect(entries).toContainEqual(
+      expect.objectContaining({ username: 'catalog', reason: 'key', object: 'order:idempotency:someone:key' }),
+    );
+    expect(entries).toContainEqual(expect.objectContaining({ username: 'order', reason: 'auth', object: 'AUTH' }));
+    await denied(clients.dashboard!.call('ACL', 'SETUSER', 'dashboard', '+@all'));
+    await denied(clients.dashboard!.call('ACL', 'LIST'));
+    await denied(clients.dashboard!.call('ACL', 'GETUSER', 'ops'));
+    for (const user of ['catalog', 'order', 'notifier'] as const) await denied(clients[user]!.call('ACL', 'LOG'));
+  });
+
   it('still lets the notifier and the dashboard hear what others announce', async () => {
     const listener = clients.notifier!.duplicate();
     const watcher = clients.dashboard!.duplicate();

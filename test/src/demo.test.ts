@@ -96,6 +96,7 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
   let instanceIds: string[];
   let ports: number[];
   let signInLink = '';
+  let redisPort = 0;
   beforeAll(async () => {
     const setup = await demoPorts();
     ports = setup.ports;
@@ -108,6 +109,7 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
       const id = /\((\w+-[0-9a-f]{8})\)$/.exec(line)?.[1];
       if (id) instanceIds.push(id);
       signInLink = /sign in as admin: (\S+)/.exec(line)?.[1] ?? signInLink;
+      redisPort = Number(/redis-server on 127\.0\.0\.1:(\d+)/.exec(line)?.[1] ?? redisPort);
       if (line.startsWith('Everything keeps running')) break;
     }
   }, 150_000);
@@ -167,7 +169,7 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
     }
   }, 60_000);
 
-  it('opens an order’s trace with spans from all three services, and its charts move while orders are placed', async () => {
+  it('opens an order’s trace with spans from all three services, its charts move while orders are placed, and the ACL audit shows a refused AUTH', async () => {
     const browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -219,6 +221,12 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
         { timeoutMs: 30_000, intervalMs: 500, description: 'the order trace with spans from all three services' },
       );
       const spans = await page.$$eval('#waterfall .span-row', (rows) => rows.map((r) => r.getAttribute('data-span')));
+      // Someone guesses order's Redis password: the ACL audit panel shows the refusal.
+      const guess = await run('redis-cli', ['-p', String(redisPort), '--user', 'order', '--no-auth-warning', 'PING'], {
+        env: { ...process.env, REDISCLI_AUTH: 'a-guess' },
+      }).catch((e: { stdout: string }) => e);
+      expect(guess.stdout).toMatch(/WRONGPASS|NOAUTH/);
+      await page.waitForSelector('#acl tr[data-acl-user="order"][data-acl-reason="auth"]', { timeout: 10_000 });
       expect(spans).toEqual(
         expect.arrayContaining(['POST /orders', 'POST /reservations', 'lock acquire', 'outbox relay', 'process notifications']),
       );

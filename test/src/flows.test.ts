@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { keys, queuePrefix, queues } from '@storefront/contracts';
 import { waitFor } from '@storefront/testing';
 import calculateSlot from 'cluster-key-slot';
@@ -120,6 +122,35 @@ describe.each(['standalone', 'cluster'] as const)('on %s Redis', (topology) => {
   });
 
   describe('the dashboard', () => {
+    it('shows who Redis refused (ACL LOG), per user, in its snapshot and as redis_acl_denials', async () => {
+      // Someone guesses catalog's password, against the node that holds slot 0 (every primary's log is read).
+      const port = stack.cluster ? await stack.cluster.primaryForSlot(0) : stack.redisServer.port;
+      const guess = await promisify(execFile)(
+        'redis-cli',
+        ['-p', String(port), '--user', 'catalog', '--no-auth-warning', 'PING'],
+        {
+          env: { ...process.env, REDISCLI_AUTH: 'a-guess' },
+        },
+      ).catch((e: { stdout: string }) => e);
+      expect(guess.stdout).toMatch(/WRONGPASS|NOAUTH/);
+      const dashboard = await stack.startDashboard();
+      try {
+        const audit = await waitFor(
+          async () => {
+            const res = await get(`${dashboard.baseUrl}/api/state`, await stack.auth('admin'));
+            const entries = (res.body?.aclAudit?.entries ?? []) as { user: string; reason: string; object: string }[];
+            return entries.some((e) => e.user === 'catalog' && e.reason === 'auth') ? res.body.aclAudit : undefined;
+          },
+          { timeoutMs: 10_000, description: 'the failed AUTH in the ACL audit' },
+        );
+        expect(audit.byUser.catalog).toBeGreaterThanOrEqual(1);
+        const metrics = await (await fetch(`${dashboard.baseUrl}/metrics`)).text();
+        expect(metrics).toMatch(/^redis_acl_denials\{[^}]*user="catalog"[^}]*reason="auth"[^}]*\} [1-9]/m);
+      } finally {
+        await dashboard.stop();
+      }
+    });
+
     it(
       topology === 'cluster'
         ? 'shows which shard holds each queue, registry, lock and cache entry'

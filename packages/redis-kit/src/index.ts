@@ -1,3 +1,4 @@
+export * from './acl-audit/index.js';
 export * from './cache/index.js';
 export * from './connections/index.js';
 export * from './events/index.js';

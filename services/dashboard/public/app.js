@@ -101,6 +101,21 @@ const render = (s) => {
     ),
   );
   renderCharts(s.history ?? []);
+  // ACL LOG: failed AUTHs and refused commands, keys and channels, per user.
+  $('acl-totals').textContent = s.aclAudit
+    ? Object.entries(s.aclAudit.byUser)
+        .map(([user, n]) => `${user}: ${n}`)
+        .join(' · ') || 'no refusals'
+    : 'ACL LOG unreadable';
+  $('acl').tBodies[0].replaceChildren(
+    ...(s.aclAudit?.entries ?? []).map((e) =>
+      el(
+        'tr',
+        { 'data-acl-user': e.user, 'data-acl-reason': e.reason },
+        ...[e.user, e.reason, e.object, e.count, `${e.ageSeconds} s`].map((v) => el('td', {}, String(v))),
+      ),
+    ),
+  );
   $('events').replaceChildren(
     ...s.events.map((e) => el('li', { 'data-type': e.type }, `${e.at.slice(11, 19)} ${e.type} — ${e.summary}`)),
   );

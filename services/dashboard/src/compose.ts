@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { type NotificationJob, type OrderExpiryJob, queues, SERVICE_NAMES } from '@storefront/contracts';
-import { isRedisUnavailable } from '@storefront/redis-kit';
+import { AclAudit, isRedisUnavailable } from '@storefront/redis-kit';
 import type { ServiceHost } from '@storefront/service-defaults';
 import { principalOf } from '@storefront/service-kit';
 import express, { type RequestHandler } from 'express';
@@ -40,6 +40,7 @@ export const compose = async (host: ServiceHost<DashboardConfig>, { control }: D
     { notifications, expiries },
     3 * host.config.DISCOVERY_REFRESH_MS + 1_000,
     await host.redis(),
+    new AclAudit(await host.redis(), { registry: host.metrics.registry }),
   );
   await state.listen(await host.events());
   await state.refresh();

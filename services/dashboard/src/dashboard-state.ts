@@ -11,6 +11,8 @@ import {
   type StorefrontEvent,
 } from '@storefront/contracts';
 import {
+  type AclAudit,
+  type AclLogEntry,
   clusterShards,
   type Discovery,
   type EventBus,
@@ -50,6 +52,14 @@ export interface Snapshot {
    */
   shards: { primary: string; slots: string; replicas: string[]; failed: boolean; holds: string[] }[] | null;
   events: { type: string; at: string; summary: string }[];
+  /**
+   * Who Redis refused, and why (`ACL LOG` on every primary): the newest entries and the
+   * refusals per user. Null when the log could not be read.
+   */
+  aclAudit: {
+    entries: { user: string; reason: string; object: string; count: number; ageSeconds: number; node: string }[];
+    byUser: Record<string, number>;
+  } | null;
   /** The charts: one point per refresh over the last minutes (orders/s and latency, cache tiers, locks, queues, registry). */
   history: readonly HistoryPoint[];
 }
@@ -60,6 +70,13 @@ export interface Snapshot {
  * sampler follows the caller's decision.
  */
 const notSampled = () => ({ traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00` });
+
+/** Refusals per ACL user across the log's entries (each entry counts its repeats). */
+const totalsByUser = (entries: readonly AclLogEntry[]): Record<string, number> => {
+  const totals: Record<string, number> = {};
+  for (const e of entries) totals[e.username] = (totals[e.username] ?? 0) + e.count;
+  return totals;
+};
 
 const summarize = (event: StorefrontEvent): string => {
   switch (event.type) {
@@ -94,6 +111,7 @@ export class DashboardState {
     private readonly queues: { notifications: Queue<NotificationJob>; expiries: Queue<OrderExpiryJob> },
     private readonly staleAfterMs = 3_000,
     private readonly redis?: RedisClient,
+    private readonly aclAudit?: AclAudit,
   ) {}
 
   /** Keep the last 50 events. */
@@ -187,6 +205,7 @@ export class DashboardState {
       this.queues.expiries.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
     ]);
     const shards = await this.shardMap(stock.map((p) => p.id)).catch(() => null);
+    const acl = this.aclAudit ? await this.aclAudit.read().catch(() => null) : null;
     const depth = (c: Record<string, number>) => (c.waiting ?? 0) + (c.delayed ?? 0) + (c.active ?? 0);
     this.#history.record(
       now,
@@ -204,6 +223,17 @@ export class DashboardState {
       shards,
       events: [...this.#events],
       history: [...this.#history.points],
+      aclAudit: acl && {
+        entries: acl.slice(0, 20).map((e) => ({
+          user: e.username,
+          reason: e.reason,
+          object: e.object,
+          count: e.count,
+          ageSeconds: Math.round(e.ageSeconds),
+          node: e.node,
+        })),
+        byUser: totalsByUser(acl),
+      },
     };
     this.#snapshot = snapshot;
     return snapshot;

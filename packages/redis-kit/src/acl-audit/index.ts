@@ -1,0 +1,1 @@
+export { AclAudit, type AclAuditOptions, type AclLogEntry, parseAclLog } from './acl-log.js';
