@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { coldKey, invalidation } from './bench-cache.js';
+import { cacheCompression } from './bench-compression.js';
 import { type Budget, type Row, startBenchEnv } from './bench-env.js';
 import { placeOrders, productReads } from './bench-http.js';
 import { lockContention, luaVersusLock } from './bench-lock.js';
@@ -26,6 +27,7 @@ const suites = [
   ['product reads vs bare Express', productReads],
   ['cold key stampede', coldKey],
   ['invalidation latency', invalidation],
+  ['cache compression', cacheCompression],
   ['lock under contention', lockContention],
   ['Lua script vs lock', luaVersusLock],
   ['notifier worker vs no-op worker', notifierWorker],

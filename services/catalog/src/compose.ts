@@ -28,6 +28,7 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
     l1: config.CACHE_L1_TTL_MS > 0 ? { max: 10_000, ttlMs: config.CACHE_L1_TTL_MS } : false,
     negativeTtlMs: 2_000,
     registry,
+    compression: config.CACHE_COMPRESS_MIN_BYTES > 0 ? { minBytes: config.CACHE_COMPRESS_MIN_BYTES } : undefined,
   });
   await cache.start();
   host.shutdown.add('workers', 'stop cache listener', () => cache.stop());

@@ -17,6 +17,11 @@ const CatalogEnv = serviceEnv.extend({
   CACHE_TTL_MS: z.coerce.number().int().min(100).default(60_000),
   /** In-process (L1) cache freshness. Default 5 000 ms. */
   CACHE_L1_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /**
+   * Product values whose JSON is at least this many bytes are stored Brotli-compressed in the
+   * cache Redis (long descriptions). 0 turns compression off. Default 1 024.
+   */
+  CACHE_COMPRESS_MIN_BYTES: z.coerce.number().int().min(0).default(1024),
   /** `off` reads Postgres on every request (for comparisons; benchmarks). Default `on`. */
   CATALOG_CACHE: z.enum(['on', 'off']).default('on'),
   /** Lock lease TTL for stock changes. Default 5 000 ms. */

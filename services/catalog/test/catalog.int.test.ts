@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { keys as appKeys } from '@storefront/contracts';
 import { createRedis, RedisLock } from '@storefront/redis-kit';
 import { ServiceHost } from '@storefront/service-defaults';
 import { createPool, ServiceTokenSigner } from '@storefront/service-kit';
@@ -88,6 +89,29 @@ describe('products', () => {
     const uncached = sku();
     await pool.query("INSERT INTO products (id, name, price_cents, stock) VALUES ($1, 'direct', 5, 1)", [uncached]);
     expect((await request(b).get(`/products/${uncached}`)).headers['x-cache']).toBe('miss');
+  });
+
+  it('keeps a long description compressed in the cache Redis, and serves it whole from there', async () => {
+    const id = sku();
+    const description = 'Washed, roasted medium-dark; cocoa, cherry, a syrupy body and a long finish. '.repeat(25).slice(0, 2000);
+    const created = await request(a)
+      .post('/products')
+      .set(auth)
+      .send({ id, name: 'Long', description, priceCents: 100, stock: 1 });
+    expect(created.status).toBe(201);
+    await request(b).get(`/products/${id}`);
+    const redis = createRedis({ url: inject('redisUrl') });
+    try {
+      const stored = (await redis.get(appKeys.catalog.productCache(id)))!;
+      expect(JSON.parse(stored)).toMatchObject({ z: 'br' });
+      expect(stored).not.toContain('cocoa');
+      expect(stored.length).toBeLessThan(description.length / 4);
+    } finally {
+      redis.disconnect();
+    }
+    const fromRedis = await request(a).get(`/products/${id}`);
+    expect(fromRedis.headers['x-cache']).toBe('l2');
+    expect(fromRedis.body.description).toBe(description);
   });
 
   it('shows an admin price change made on one instance on the other instance’s next read', async () => {

@@ -21,6 +21,12 @@ export const cacheMetrics = perRegistry((registers) => ({
     labelNames: ['namespace', 'direction'] as const,
     registers,
   }),
+  cacheValueBytes: new Counter({
+    name: 'cache_value_bytes_total',
+    help: 'Bytes of values large enough to compress: their JSON (form=raw) and what was stored in Redis (form=stored)',
+    labelNames: ['namespace', 'form'] as const,
+    registers,
+  }),
   cacheLoadDuration: new Histogram({
     name: 'cache_origin_load_duration_seconds',
     help: 'Time spent in the origin loader on a miss',
