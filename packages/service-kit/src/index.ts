@@ -25,5 +25,5 @@ export { toProblem } from './problem.js';
 export { type Listening, type ListenOptions, listen } from './server.js';
 export { exitOnSignals, SHUTDOWN_PHASES, Shutdown, type ShutdownPhase } from './shutdown.js';
 export { Sweeper, type SweeperOptions } from './sweeper.js';
-export { currentTraceId, requestSpan, traceCarrier } from './tracing.js';
+export { requestSpan } from './tracing.js';
 export { parseOrThrow } from './validate.js';

@@ -47,8 +47,8 @@ const samplerFor = ({ OTEL_TRACES_SAMPLER: name, OTEL_TRACES_SAMPLER_ARG: ratio 
   return new QuietSampler(name.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root);
 };
 
-/** Requests no trace should start from: probes, scrapes and the dashboard's event stream. */
-const UNTRACED = /^\/(health\/|metrics$|api\/stream$|v1\/traces$)/;
+/** Requests no trace should start from: probes and scrapes. */
+const UNTRACED = /^\/(health\/|metrics$)/;
 
 /**
  * Start OpenTelemetry for this process: the official Node SDK's tracer provider
