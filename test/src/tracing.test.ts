@@ -217,6 +217,20 @@ describe('one trace per order', () => {
     expect(received.parentSpanId).toBeNull();
   }, 30_000);
 
+  it('keeps the trace API to signed-in users, and answers bad ids and queries with 400 naming the field', async () => {
+    expect((await get(`${dashboard.baseUrl}/api/traces`)).status).toBe(401);
+    expect((await get(`${dashboard.baseUrl}/api/traces/${'a'.repeat(32)}`)).status).toBe(401);
+    const admin = await stack.auth('admin');
+    const badId = await get(`${dashboard.baseUrl}/api/traces/not-a-trace`, admin);
+    expect(badId.status).toBe(400);
+    expect(JSON.stringify(badId.body.errors)).toContain('params.traceId');
+    const badLimit = await get(`${dashboard.baseUrl}/api/traces?limit=999`, admin);
+    expect(badLimit.status).toBe(400);
+    expect(JSON.stringify(badLimit.body.errors)).toContain('query.limit');
+    expect((await get(`${dashboard.baseUrl}/api/traces?orderId=nope`, admin)).status).toBe(400);
+    expect((await get(`${dashboard.baseUrl}/api/traces/${'a'.repeat(32)}`, admin)).status).toBe(404);
+  });
+
   it('refuses span exports without the ingest token, and bad export bodies with 400 naming the field', async () => {
     const url = `${dashboard.baseUrl}/v1/traces`;
     expect((await post(url, { resourceSpans: [] })).status).toBe(401);
@@ -234,5 +248,13 @@ describe('one trace per order', () => {
     );
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body.errors)).toContain('resourceSpans.0.scopeSpans.0.spans.0.traceId');
+    // Not JSON: 415, never a 5xx; and a body that is not an export at all: 400.
+    const proto = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${token}` },
+      body: new Uint8Array([1, 2, 3]),
+    });
+    expect(proto.status).toBe(415);
+    expect((await post(url, { resourceSpans: 'x' }, { authorization: `Bearer ${token}` })).status).toBe(400);
   });
 });
