@@ -65,6 +65,8 @@ export class ChaosRun {
   constructor(
     private readonly stack: Stack,
     readonly products: string[],
+    /** Describes a notification job as the queue holds it now (its state, attempts, failure), for reading a failure. */
+    private readonly describeJob?: (jobId: string) => Promise<string>,
   ) {}
 
   /**
@@ -105,23 +107,36 @@ export class ChaosRun {
     const settleStart = Date.now();
     let consistency = await checkConsistency(this.dbs, this.requests, this.initialStock);
     let settleMs: number | null = null;
+    // The last violations seen before the data settled: what the settle time was spent waiting for.
+    let waitedFor: FaultFigures['waitedFor'];
     try {
       await waitFor(
         async () => {
           consistency = await checkConsistency(this.dbs, this.requests, this.initialStock);
-          return isConsistent(consistency);
+          if (isConsistent(consistency)) return true;
+          const { acknowledged: _, examples, missingNotificationJobs: __, ...counts } = consistency;
+          const open = Object.fromEntries(Object.entries(counts).filter(([, n]) => n !== 0));
+          waitedFor = { afterMs: Date.now() - settleStart, counts: open, examples };
+          return false;
         },
         { timeoutMs: settleTimeoutMs, intervalMs: 250, description: `${name}: consistent data` },
       );
       settleMs = Date.now() - settleStart;
     } catch {
-      // reported in the row (and failed by the test's assertions)
+      // reported in the row (and failed by the test's assertions), with where the missing notifications' jobs are
+      if (this.describeJob) {
+        for (const jobId of consistency.missingNotificationJobs) {
+          const state = await this.describeJob(jobId).catch((err: Error) => `unreadable (${err.message})`);
+          consistency.examples.push(`job ${jobId}: ${state}`);
+        }
+      }
     }
     const row: FaultFigures = {
       ...faultFigures(name, load.requests, window.from, window.to),
       backMs,
       settleMs,
       consistency,
+      ...(waitedFor ? { waitedFor } : {}),
       ...(window.notes ? { notes: window.notes } : {}),
     };
     this.rows.push(row);

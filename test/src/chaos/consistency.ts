@@ -1,3 +1,4 @@
+import { jobIds } from '@storefront/contracts';
 import type pg from 'pg';
 import { queryRows } from '../stack.js';
 import type { OrderRequest } from './load.js';
@@ -24,6 +25,8 @@ export interface Consistency {
   unexpired: number;
   /** The first few violations, described (for reading a failure). */
   examples: string[];
+  /** The notification job ids of the first few missing notifications (to look up in the queue after a failure). */
+  missingNotificationJobs: string[];
 }
 
 /** The databases the checks read, as the stack's test databases give them. */
@@ -84,6 +87,7 @@ export const checkConsistency = async (
     [...held].filter((id) => !liveIds.has(id)).length + [...liveIds].filter((id) => !held.has(id)).length;
 
   const examples: string[] = [];
+  const missingNotificationJobs: string[] = [];
   const note = (text: string) => {
     if (examples.length < 5) examples.push(text);
   };
@@ -113,9 +117,12 @@ export const checkConsistency = async (
       published: string | null;
       attempts: number;
       last_error: string | null;
+      event_id: string;
+      customer_id: string;
     }>(
       dbs.order,
       `SELECT event->'data'->>'orderId' AS order_id, event->>'type' AS type, to_char(created_at, 'HH24:MI:SS.MS') AS created,
+              event->>'id' AS event_id, event->'data'->>'customerId' AS customer_id,
               to_char(published_at, 'HH24:MI:SS.MS') AS published, attempts, last_error
          FROM outbox WHERE event->'data'->>'orderId' = ANY($1) ORDER BY id`,
       [named],
@@ -129,6 +136,10 @@ export const checkConsistency = async (
             `${r.type} written ${r.created}, published ${r.published ?? 'never'} after ${r.attempts} failed tries${r.last_error ? ` (${r.last_error.slice(0, 80)})` : ''}`,
         );
       if (trail.length) examples[i] = `${e} [outbox: ${trail.join('; ')}]`;
+      // A missing notification: the job the relay wrote for it (jobIds.notification), to look up in the queue.
+      const missing = /: 0 × (\S+) notification/.exec(e)?.[1];
+      const event = rows.find((r) => r.order_id === id && r.type === missing);
+      if (event) missingNotificationJobs.push(jobIds.notification(event.event_id, event.customer_id));
     }
   }
   // A notification for an order the order service does not have is wrong too.
@@ -150,6 +161,7 @@ export const checkConsistency = async (
     notificationErrors,
     unexpired: orders.filter((o) => o.status === 'reserved').length,
     examples,
+    missingNotificationJobs,
   };
 };
 

@@ -23,6 +23,8 @@ export interface FaultFigures {
   /** From stopping the load until the data is consistent (sweepers, expiry, notifications) (ms). */
   settleMs: number | null;
   consistency?: Consistency;
+  /** The last violations seen while settling, and when (ms after the load stopped): what the settle time waited for. */
+  waitedFor?: { afterMs: number; counts: Record<string, number>; examples: string[] };
   /** More figures a fault has (e.g. every product orderable again). */
   notes?: string;
 }

@@ -36,6 +36,31 @@ const dumpRequests = async (run: ChaosRun | undefined, name: string, stack?: Sta
     JSON.stringify({ rows: run.rows, requests: run.requests, logs }),
   );
 };
+/** Where the notifications queue on the Redis at `port()` holds a job: its lists and sets, attempts, lock, failure. */
+const notificationJobState = (port: () => Promise<number>) => async (jobId: string) => {
+  const at = await port();
+  const key = (suffix: string) => queueKey(queues.notifications, suffix);
+  const [fields, lock, wait, active, paused, stalled, ...scores] = await Promise.all([
+    adminCommand(at, 'HMGET', key(jobId), 'attemptsMade', 'stalledCounter', 'processedOn', 'finishedOn', 'failedReason'),
+    adminCommand(at, 'PTTL', key(`${jobId}:lock`)),
+    adminCommand(at, 'LPOS', key('wait'), jobId),
+    adminCommand(at, 'LPOS', key('active'), jobId),
+    adminCommand(at, 'LPOS', key('paused'), jobId),
+    adminCommand(at, 'SISMEMBER', key('stalled'), jobId),
+    ...['delayed', 'prioritized', 'completed', 'failed'].map((set) => adminCommand(at, 'ZSCORE', key(set), jobId)),
+  ]);
+  const [attemptsMade, stalledCounter, processedOn, finishedOn, failedReason] = fields as (string | null)[];
+  const sets = ['delayed', 'prioritized', 'completed', 'failed'].filter((_, i) => scores[i] !== null);
+  const lists = Object.entries({ wait, active, paused })
+    .filter(([, pos]) => pos !== null)
+    .map(([name]) => name);
+  if ((fields as unknown[]).every((f) => f === null) && !lists.length && !sets.length) return `not on :${at}`;
+  return (
+    `on :${at} in [${[...lists, ...sets, ...(stalled ? ['stalled'] : [])].join(', ') || 'nothing'}], attemptsMade ${attemptsMade}, ` +
+    `stalledCounter ${stalledCounter}, processedOn ${processedOn}, finishedOn ${finishedOn}, lock pttl ${lock}` +
+    (failedReason ? `, failed: ${failedReason.slice(0, 120)}` : '')
+  );
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A fault that freezes a process (SIGSTOP) for `ms`, then lets it go on. */
@@ -63,9 +88,13 @@ const placedShare = (run: ChaosRun, from: number, to: number) => {
 };
 const expectNothingWrong = (row: FaultFigures) => {
   const c = row.consistency!;
-  expect({ ...c, acknowledged: undefined, examples: undefined }, c.examples.join('; ')).toEqual({
+  expect(
+    { ...c, acknowledged: undefined, examples: undefined, missingNotificationJobs: undefined },
+    c.examples.join('; '),
+  ).toEqual({
     acknowledged: undefined,
     examples: undefined,
+    missingNotificationJobs: undefined,
     lost: 0,
     doubled: 0,
     leakedUnits: 0,
@@ -84,7 +113,11 @@ describe('chaos on a standalone Redis (AOF on)', () => {
   let run: ChaosRun;
   beforeAll(async () => {
     stack = await startStack({ env: CHAOS_ENV, redisConfig: ['appendonly yes', 'appendfsync everysec'] });
-    run = new ChaosRun(stack, []);
+    run = new ChaosRun(
+      stack,
+      [],
+      notificationJobState(async () => stack.redisServer.port),
+    );
     run.products.push(...(await run.createProducts(100_000, 10, 'chaos')));
   }, 120_000);
   afterAll(async () => {
@@ -198,7 +231,11 @@ describe('chaos on Sentinel (primary, replica, 3 Sentinels)', () => {
   let run: ChaosRun;
   beforeAll(async () => {
     stack = await startStack({ env: CHAOS_ENV, redis: 'sentinel' });
-    run = new ChaosRun(stack, []);
+    run = new ChaosRun(
+      stack,
+      [],
+      notificationJobState(() => stack.sentinel!.currentPrimaryPort()),
+    );
     run.products.push(...(await run.createProducts(100_000, 10, 'chaos-s')));
   }, 120_000);
   afterAll(async () => {
