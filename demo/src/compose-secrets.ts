@@ -3,7 +3,8 @@ import { createShopCredentials, type Identity } from '@storefront/testing';
 
 /**
  * Fresh secrets for docker-compose: a password per Redis and Postgres user, the demo
- * identity provider's public keys, order's signing key and the key catalog trusts. Also
+ * identity provider's public keys, order's signing key, the key catalog trusts and the
+ * field-encryption key order and notifier share. Also
  * returns the identity provider itself (its private key only in memory), to mint tokens.
  */
 export const composeSecrets = async (): Promise<{ env: Record<string, string>; identity: Identity }> => {
@@ -28,6 +29,7 @@ export const composeSecrets = async (): Promise<{ env: Record<string, string>; i
       AUTH_JWKS: credentials.identity.env.AUTH_JWKS,
       CATALOG_TRUSTED_SERVICE_KEYS: credentials.env.catalog.TRUSTED_SERVICE_KEYS!,
       ORDER_SERVICE_SIGNING_KEY: credentials.env.order.SERVICE_SIGNING_KEY!,
+      FIELD_ENCRYPTION_KEYS: credentials.env.order.FIELD_ENCRYPTION_KEYS!,
     },
   };
 };

@@ -97,3 +97,42 @@ describe.each(SERVICES)('%s process', (service) => {
     expect(result.stderr).toMatch(/AUTH_JWKS or AUTH_JWKS_URL|SERVICE_SIGNING_KEY/);
   });
 });
+
+describe.each(['order', 'notifier'] as const)('%s process without field keys', (service) => {
+  let db: TestDatabase;
+  let credentials: Awaited<ReturnType<typeof createShopCredentials>>;
+  beforeAll(async () => {
+    credentials = await createShopCredentials();
+    db = await createTestDatabase(inject('postgresUrl'), `${service}_nokeys`);
+  });
+  afterAll(() => db?.drop());
+
+  const start = (keys: string | undefined) => {
+    const { FIELD_ENCRYPTION_KEYS: _, ...identity } = credentials.env[service];
+    return spawnSync(process.execPath, [serviceEntry(service)], {
+      env: {
+        PATH: process.env.PATH,
+        PORT: '0',
+        DATABASE_URL: db.url,
+        REDIS_URL: inject('redisUrl'),
+        ...identity,
+        ...(keys === undefined ? {} : { FIELD_ENCRYPTION_KEYS: keys }),
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+  };
+
+  it('exits 1 naming FIELD_ENCRYPTION_KEYS when it has none', () => {
+    const result = start(undefined);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^${service}: Invalid configuration: ${service} needs FIELD_ENCRYPTION_KEYS`));
+  });
+
+  it('exits 1 naming FIELD_ENCRYPTION_KEYS when a key is not 32 bytes, without printing it', () => {
+    const result = start('k1:c2hvcnQ=');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^${service}: Invalid configuration: FIELD_ENCRYPTION_KEYS`));
+    expect(result.stderr).not.toContain('c2hvcnQ=');
+  });
+});

@@ -97,7 +97,7 @@ export const startStack = async (options: StackOptions = {}) => {
     order: await createTestDatabase(inject('postgresUrl'), 'order'),
     notifier: await createTestDatabase(inject('postgresUrl'), 'notifier'),
   };
-  const envFor = (service: Service) => ({
+  const envFor = (service: Service, extra: Record<string, string> = {}) => ({
     PORT: '0',
     ...redisEnvFor(service),
     DATABASE_URL: dbs[service].url,
@@ -109,8 +109,10 @@ export const startStack = async (options: StackOptions = {}) => {
     REGISTRY_TTL_MS: '1500',
     DISCOVERY_REFRESH_MS: '200',
     ...options.env?.[service],
+    ...extra,
   });
-  const start = (service: Service) => startServiceProcess({ entry: serviceEntry(service), env: envFor(service) });
+  const start = (service: Service, extra?: Record<string, string>) =>
+    startServiceProcess({ entry: serviceEntry(service), env: envFor(service, extra) });
 
   const catalog: ServiceProcess[] = [await start('catalog'), await start('catalog')];
   const order: ServiceProcess[] = [await start('order'), await start('order')];
@@ -167,17 +169,19 @@ export const startStack = async (options: StackOptions = {}) => {
         },
       });
     },
-    /** Restart the notifier process (after a kill). */
-    async restartNotifier() {
-      notifier = await start('notifier');
+    /** Restart the notifier process (after a kill or stop); `env` overrides its environment (a new configuration). */
+    async restartNotifier(env?: Record<string, string>) {
+      notifier = await start('notifier', env);
       return notifier;
     },
-    /** Start a fresh process in the place of `catalog[index]` or `order[index]` (after a kill). */
-    async restartInstance(service: 'catalog' | 'order', index: number) {
+    /** Start a fresh process in the place of `catalog[index]` or `order[index]` (after a kill or stop); `env` overrides its environment. */
+    async restartInstance(service: 'catalog' | 'order', index: number, env?: Record<string, string>) {
       const list = service === 'catalog' ? catalog : order;
-      list[index] = await start(service);
+      list[index] = await start(service, env);
       return list[index]!;
     },
+    /** The environment `service` runs with (credentials included), e.g. to read its `FIELD_ENCRYPTION_KEYS`. */
+    envOf: (service: Service) => envFor(service),
     async createProduct(id: string, stock: number, priceCents = 1000) {
       const live = catalog.find((c) => c.child.exitCode === null && c.child.signalCode === null);
       if (!live) throw new Error('no live catalog instance');

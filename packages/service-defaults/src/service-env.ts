@@ -1,4 +1,4 @@
-import type { RedisSettings } from '@storefront/redis-kit';
+import { parseFieldKeys, type RedisSettings } from '@storefront/redis-kit';
 import { baseEnv, envFields } from '@storefront/service-kit';
 import { z } from 'zod';
 
@@ -56,6 +56,21 @@ export const serviceEnv = baseEnv.extend({
   SERVICE_SIGNING_KEY: envFields.privateJwk.optional(),
   /** Public keys (a JWK Set as JSON, `kid` = the service's name) of the services allowed to call this one. */
   TRUSTED_SERVICE_KEYS: envFields.publicJwks.optional(),
+  /**
+   * Keys that seal personal fields before they reach Redis (notification messages in job
+   * data): `<id>:<base64 of 32 bytes>,…`; the first seals, every one opens, so a rotation
+   * adds a key in front (docs/patterns/field-encryption.md). Needed by order and notifier.
+   */
+  FIELD_ENCRYPTION_KEYS: z
+    .string()
+    .superRefine((text, ctx) => {
+      try {
+        parseFieldKeys(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    })
+    .optional(),
 });
 export type ServiceConfig = z.output<typeof serviceEnv>;
 

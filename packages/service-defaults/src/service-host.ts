@@ -5,6 +5,7 @@ import {
   type ConnectionRole,
   Discovery,
   EventBus,
+  FieldCipher,
   isRedisUnavailable,
   RateLimiter,
   type RedisClient,
@@ -85,6 +86,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   #registration: ServiceRegistration | undefined;
   #auth: AuthGuards | undefined;
   #signer: ServiceTokenSigner | undefined;
+  #fieldCipher: FieldCipher | undefined;
   get #connectionOptions(): RedisConnectionsOptions {
     return {
       onError: (err, connection) => this.logger.warn({ err, connection }, 'redis connection error'),
@@ -354,6 +356,18 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
       perCustomer: await this.rateLimiter(name, perCustomerPerMinute),
       perAddress: await this.rateLimiter(`${name}-by-address`, this.config.RATE_LIMIT_PER_ADDRESS_PER_MINUTE),
     };
+  }
+
+  /** Seals and opens personal fields in Redis (`FIELD_ENCRYPTION_KEYS`; start fails without it). */
+  fieldCipher(): FieldCipher {
+    const keys = this.config.FIELD_ENCRYPTION_KEYS;
+    if (!keys) {
+      throw new ConfigError(
+        `Invalid configuration: ${this.service} needs FIELD_ENCRYPTION_KEYS (the keys that seal personal fields in Redis)`,
+      );
+    }
+    this.#fieldCipher ??= new FieldCipher(keys, { registry: this.metrics.registry });
+    return this.#fieldCipher;
   }
 
   /** Signs this service's tokens for calls to other services (`SERVICE_SIGNING_KEY`; start fails without it). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 
 /** The issuer and audience the demo's and the tests' identity provider uses (the services' defaults). */
@@ -99,12 +100,14 @@ export interface ShopCredentials {
 export const createShopCredentials = async (): Promise<ShopCredentials> => {
   const identity = await createIdentity();
   const services = await createServiceKeys(['order']);
+  // One field-encryption key both ends of the notifications queue hold (order seals, notifier opens and seals).
+  const fieldKeys = `k1:${randomBytes(32).toString('base64')}`;
   return {
     identity,
     env: {
       catalog: { ...identity.env, TRUSTED_SERVICE_KEYS: services.trusted(...CALLS.catalog) },
-      order: { ...identity.env, SERVICE_SIGNING_KEY: services.signingKey('order') },
-      notifier: { ...identity.env },
+      order: { ...identity.env, SERVICE_SIGNING_KEY: services.signingKey('order'), FIELD_ENCRYPTION_KEYS: fieldKeys },
+      notifier: { ...identity.env, FIELD_ENCRYPTION_KEYS: fieldKeys },
       dashboard: { ...identity.env },
     },
   };

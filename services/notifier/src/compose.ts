@@ -1,5 +1,5 @@
 import { type NotificationJob, queues } from '@storefront/contracts';
-import type { ServiceHost } from '@storefront/service-defaults';
+import { NotificationSealing, type ServiceHost } from '@storefront/service-defaults';
 import type { NotifierConfig } from './config.js';
 import { Delivery } from './domain/delivery.js';
 import { Watches } from './domain/watches.js';
@@ -17,20 +17,22 @@ import { WatchStore } from './store/watch-store.js';
  */
 export const compose = async (host: ServiceHost<NotifierConfig>) => {
   const { config } = host;
+  // Configuration first: a missing key fails the start before any connection is made.
+  const guards = host.auth();
+  const sealing = new NotificationSealing(host.fieldCipher());
   const db = await host.database(config.DATABASE_URL, migrations);
   const queue = host.queue<NotificationJob>(queues.notifications);
   const sender = config.NOTIFY_WEBHOOK_URL
     ? webhookSender(config.NOTIFY_WEBHOOK_URL, host.metrics.registry, config.NOTIFY_WEBHOOK_TIMEOUT)
     : undefined;
   const delivery = new Delivery(new NotificationStore(db), sender);
-  const worker = startNotificationWorker(host, delivery);
-  const watches = new Watches(new WatchStore(db), queue);
+  const worker = startNotificationWorker(host, delivery, sealing);
+  const watches = new Watches(new WatchStore(db), queue, sealing);
   await watches.listen(await host.events());
-  const guards = host.auth();
   const limits = await host.customerLimits('watches', config.WATCH_RATE_LIMIT_PER_MINUTE);
   host.joinRegistry();
   const app = host.httpApp((app) => {
-    app.use(notifierRoutes(delivery, watches, queue, guards, limits));
+    app.use(notifierRoutes({ delivery, watches, queue, sealing, guards, limits }));
   });
   return { app, queue, worker, db };
 };

@@ -1,6 +1,6 @@
 import { type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
 import { IdempotencyStore } from '@storefront/redis-kit';
-import { DATABASE_BUDGET_MS, placeWorstCaseMs, type ServiceHost } from '@storefront/service-defaults';
+import { DATABASE_BUDGET_MS, NotificationSealing, placeWorstCaseMs, type ServiceHost } from '@storefront/service-defaults';
 import { CatalogClient } from './clients/catalog-client.js';
 import type { OrderConfig } from './config.js';
 import { OrderService } from './domain/order-service.js';
@@ -30,6 +30,7 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
     db,
     orderEventHandler({
       notifications: host.queue<NotificationJob>(queues.notifications),
+      sealing: new NotificationSealing(host.fieldCipher()),
       expiries: host.queue<OrderExpiryJob>(queues.orderExpiry),
       events: await host.events(),
       catalog,

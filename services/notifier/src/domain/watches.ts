@@ -8,6 +8,7 @@ import {
   type Watch,
 } from '@storefront/contracts';
 import type { EventBus } from '@storefront/redis-kit';
+import type { NotificationSealing } from '@storefront/service-defaults';
 import type { Queue } from 'bullmq';
 import type { WatchStore } from '../store/watch-store.js';
 
@@ -22,6 +23,7 @@ export class Watches {
   constructor(
     private readonly watches: WatchStore,
     private readonly notifications: Queue<NotificationJob>,
+    private readonly sealing: NotificationSealing,
   ) {}
 
   /** Add a watch; watching twice is the same as once. */
@@ -58,7 +60,9 @@ export class Watches {
       watchers.map((customerId) =>
         this.notifications.add(
           'notify',
-          newEvent('notification.requested', { customerId, orderId: null, productId, causeEventId, kind, message }),
+          this.sealing.seal(
+            newEvent('notification.requested', { customerId, orderId: null, productId, causeEventId, kind, message }),
+          ),
           { ...NOTIFICATION_JOB_OPTIONS, jobId: jobIds.notification(causeEventId, customerId) },
         ),
       ),

@@ -1,7 +1,9 @@
 import { type NotificationJob, NotificationJobId, NotificationQuery, WatchRequest } from '@storefront/contracts';
-import { type CustomerLimits, spendForCustomer } from '@storefront/service-defaults';
+import { FieldOpenError } from '@storefront/redis-kit';
+import { type CustomerLimits, NotificationSealing, spendForCustomer } from '@storefront/service-defaults';
 import {
   type AuthGuards,
+  ConflictError,
   ForbiddenError,
   NotFoundError,
   parseOrThrow,
@@ -17,15 +19,30 @@ import type { Watches } from '../domain/watches.js';
  * Delivered notifications (a customer's own; any for an admin), dead letters (failed jobs)
  * and their re-drive (admin only), product watches (for the calling customer).
  */
-export const notifierRoutes = (
-  delivery: Delivery,
-  watches: Watches,
-  queue: Queue<NotificationJob>,
-  guards: Pick<AuthGuards, 'customer' | 'admin'>,
-  limits: CustomerLimits,
-): Router => {
+export const notifierRoutes = ({
+  delivery,
+  watches,
+  queue,
+  sealing,
+  guards,
+  limits,
+}: {
+  delivery: Delivery;
+  watches: Watches;
+  queue: Queue<NotificationJob>;
+  sealing: NotificationSealing;
+  guards: Pick<AuthGuards, 'customer' | 'admin'>;
+  limits: CustomerLimits;
+}): Router => {
   const router = Router();
   router.use('/dead-letters', guards.admin);
+  const readable = (data: NotificationJob): NotificationJob | (Omit<NotificationJob, 'data'> & { data: object }) => {
+    try {
+      return sealing.open(data);
+    } catch {
+      return { ...data, data: { ...data.data, message: null } };
+    }
+  };
 
   router.get('/notifications', guards.customer, async (req, res) => {
     const query = parseOrThrow(NotificationQuery, req.query, 'query');
@@ -46,9 +63,12 @@ export const notifierRoutes = (
   router.get('/dead-letters', async (_req, res) => {
     const failed = await queue.getFailed(0, 199);
     res.json({
+      // An admin reads the message opened; one sealed under a key this instance lacks is shown
+      // as null with the key id it needs, so the list still answers.
       items: failed.map((job) => ({
         id: job.id,
-        data: job.data,
+        data: readable(job.data),
+        sealedWith: NotificationSealing.keyIdOf(job.data),
         failedReason: job.failedReason,
         attemptsMade: job.attemptsMade,
         failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
@@ -62,6 +82,18 @@ export const notifierRoutes = (
     if (!job || !(await job.isFailed())) throw new NotFoundError(`Dead letter ${id}`);
     // A re-drive gets its attempts back: otherwise its first failure (the webhook's breaker
     // still open after the refusals that dead-lettered it) would dead-letter it again at once.
+    // And its message moves to the current key, so dead letters do not hold a rotation back.
+    // One sealed under a key this instance lacks cannot be moved (nor delivered): 409 naming the key.
+    let resealed: NotificationJob | undefined;
+    try {
+      resealed = sealing.reseal(job.data);
+    } catch (error) {
+      if (!(error instanceof FieldOpenError)) throw error;
+      throw new ConflictError(`Dead letter ${id} cannot be re-driven: ${error.message}`, 'conflict', {
+        extensions: { keyId: error.keyId ?? null },
+      });
+    }
+    if (resealed) await job.updateData(resealed);
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     res.status(202).json({ id, status: 'retrying' });
   });

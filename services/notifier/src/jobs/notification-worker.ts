@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import { type NotificationJob, queues } from '@storefront/contracts';
-import type { ServiceHost } from '@storefront/service-defaults';
+import type { NotificationSealing, ServiceHost } from '@storefront/service-defaults';
 import { Counter, Histogram } from 'prom-client';
 import type { NotifierConfig } from '../config.js';
 import type { Delivery } from '../domain/delivery.js';
@@ -11,8 +11,10 @@ import type { Delivery } from '../domain/delivery.js';
  * attempt the job stays in BullMQ's failed set — the dead letters. A worker killed
  * mid-job loses its lock; after `NOTIFY_STALLED_INTERVAL` another worker runs the job
  * again, and {@link Delivery} makes that second run a no-op if the first one delivered.
+ * A message that cannot be opened (a key this instance lacks) fails the job like any
+ * other error: it retries, then dead-letters, re-drivable once the key is configured.
  */
-export const startNotificationWorker = (host: ServiceHost<NotifierConfig>, delivery: Delivery) => {
+export const startNotificationWorker = (host: ServiceHost<NotifierConfig>, delivery: Delivery, sealing: NotificationSealing) => {
   const { config, logger } = host;
   const registers = [host.metrics.registry];
   const outcomes = new Counter({
@@ -38,7 +40,8 @@ export const startNotificationWorker = (host: ServiceHost<NotifierConfig>, deliv
         ...(job.data.data.orderId ? { 'order.id': job.data.data.orderId } : {}),
       });
       try {
-        const outcome = await delivery.deliver(job.data);
+        // The message travels sealed; it is opened only here, in memory, for delivery.
+        const outcome = await delivery.deliver(sealing.open(job.data));
         span?.setAttribute('notification.outcome', outcome);
         outcomes.inc({ outcome });
         return { outcome };

@@ -7,6 +7,7 @@ import {
   type StorefrontEvent,
 } from '@storefront/contracts';
 import type { EventBus, ReplicaAcknowledgement } from '@storefront/redis-kit';
+import type { NotificationSealing } from '@storefront/service-defaults';
 import type { Queue } from 'bullmq';
 import type { CatalogClient } from '../clients/catalog-client.js';
 
@@ -21,6 +22,8 @@ const MESSAGES = {
 export const orderEventHandler =
   (deps: {
     notifications: Queue<NotificationJob>;
+    /** Seals the notification's message before the job reaches Redis. */
+    sealing: NotificationSealing;
     expiries: Queue<OrderExpiryJob>;
     events: EventBus<StorefrontEvent>;
     catalog: Pick<CatalogClient, 'release'>;
@@ -60,7 +63,7 @@ export const orderEventHandler =
                 { jobId: jobIds.orderExpiry(orderId), delay: deps.paymentTimeoutMs, removeOnComplete: true },
               )
             : undefined,
-          deps.notifications.add('notify', notification, {
+          deps.notifications.add('notify', deps.sealing.seal(notification), {
             ...NOTIFICATION_JOB_OPTIONS,
             jobId: jobIds.notification(event.id, customerId),
           }),
