@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { queueKey, queues } from '@storefront/contracts';
+import { keys, queueKey, queues } from '@storefront/contracts';
 import { type RedisProcess, renderAclFile, startRedisServer } from '@storefront/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,20 @@ describe('per-service Redis ACL users', () => {
   ] as const)('denies %s the keys of others (%s)', async (user, key) => {
     await denied(clients[user]!.get(key));
     await denied(clients[user]!.set(key, 'x'));
+  });
+
+  it('lets order and the notifier keep their rankings, and catalog read them but write none', async () => {
+    const best = `${keys.order.rankings.bestSelling}:0`;
+    const watched = `${keys.notifier.mostWatchedRanking}:0`;
+    await clients.order!.zincrby(best, 2, 'sku-1');
+    await clients.notifier!.zincrby(watched, 1, 'sku-1');
+    expect(await clients.catalog!.zunion(1, best, 'AGGREGATE', 'SUM', 'WITHSCORES')).toEqual(['sku-1', '2']);
+    expect(await clients.catalog!.zrange(watched, '0', '-1')).toEqual(['sku-1']);
+    await denied(clients.catalog!.zincrby(best, 100, 'sku-1'));
+    await denied(clients.catalog!.del(watched));
+    await denied(clients.order!.zincrby(watched, 100, 'sku-1'));
+    await denied(clients.notifier!.zincrby(best, 100, 'sku-1'));
+    await denied(clients.dashboard!.zincrby(best, 100, 'sku-1'));
   });
 
   it.each(USERS.filter((u) => u !== 'catalog'))("denies %s writes to catalog's cache and registry entries", async (user) => {

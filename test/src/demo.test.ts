@@ -54,7 +54,7 @@ describe('pnpm demo', () => {
         output += c;
       });
       const [code] = await once(child, 'exit');
-      expect(output).toContain('all 6 checks passed');
+      expect(output).toContain('all 7 checks passed');
       expect(code).toBe(0);
       for (const step of [
         'cache',
@@ -63,6 +63,7 @@ describe('pnpm demo', () => {
         'notifier crash',
         'catalog instance killed',
         'unpaid order expires',
+        'live rankings',
       ]) {
         expect(output).toMatch(new RegExp(`✔ ${step}`));
       }
@@ -169,7 +170,7 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
     }
   }, 60_000);
 
-  it('opens an order’s trace with spans from all three services, its charts move while orders are placed, and the ACL audit shows a refused AUTH', async () => {
+  it('opens an order’s trace with spans from all three services, its charts move while orders are placed, the ACL audit shows a refused AUTH, and the rankings panel what sold and what is watched', async () => {
     const browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -227,6 +228,11 @@ describe('pnpm demo --keep: dashboard and Prometheus', () => {
       }).catch((e: { stdout: string }) => e);
       expect(guess.stdout).toMatch(/WRONGPASS|NOAUTH/);
       await page.waitForSelector('#acl tr[data-acl-user="order"][data-acl-reason="auth"]', { timeout: 10_000 });
+      // The rankings panel: the scenario's watches (grinder 3, mug 1) and its best-seller, the orders just placed counted.
+      await page.waitForSelector('#most-watched li[data-product="grinder"][data-score="3"]', { timeout: 10_000 });
+      await page.waitForSelector('#most-watched li[data-product="ceramic-mug"][data-score="1"]', { timeout: 10_000 });
+      await page.waitForSelector('#best-selling li[data-product="espresso-beans"]:first-child', { timeout: 10_000 });
+      expect(Number(await page.getAttribute('#orders-per-minute', 'data-placed'))).toBeGreaterThanOrEqual(40);
       expect(spans).toEqual(
         expect.arrayContaining(['POST /orders', 'POST /reservations', 'lock acquire', 'outbox relay', 'process notifications']),
       );

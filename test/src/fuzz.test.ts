@@ -103,6 +103,7 @@ interface Endpoint {
 const ENDPOINTS: Endpoint[] = [
   { name: 'GET /products', target: 'catalog', method: 'GET', path: (s) => `/products?limit=${s}&cursor=${s}` },
   { name: 'GET /products/:id', target: 'catalog', method: 'GET', path: (s) => `/products/${s}` },
+  { name: 'GET /rankings', target: 'catalog', method: 'GET', path: (s) => `/rankings?window=${s}&limit=${s}` },
   { name: 'POST /products', target: 'catalog', method: 'POST', path: () => '/products', body: 'product' },
   { name: 'PATCH /products/:id', target: 'catalog', method: 'PATCH', path: (s) => `/products/${s}`, body: 'patch' },
   {

@@ -28,6 +28,21 @@ export const keys = {
   order: {
     /** Idempotency record for `POST /orders` (scoped per customer so keys cannot collide across customers). */
     idempotency: (customerId: string, key: string) => `order:idempotency:${customerId}:${key}`,
+    /**
+     * Sliding rankings (redis-kit's `SlidingRanking`: `<key>:<minute>` sorted sets and
+     * `<key>:seen:<event id>` markers, one slot per ranking by its hash tag). Order writes them
+     * from its outbox; catalog reads them (`GET /rankings`).
+     */
+    rankings: {
+      /** Units ordered per product. */
+      bestSelling: 'order:rank:{best-selling}',
+      /** Orders per minute by what happened: placed, paid, cancelled, expired. */
+      orders: 'order:rank:{orders}',
+    },
+  },
+  notifier: {
+    /** New watchers per product (a customer counts once per product); catalog reads it. */
+    mostWatchedRanking: 'notifier:rank:{most-watched}',
   },
 } as const;
 

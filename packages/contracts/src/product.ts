@@ -45,3 +45,30 @@ export const ListProductsQuery = z.strictObject({
   cursor: ProductId.optional(),
 });
 export type ListProductsQuery = z.infer<typeof ListProductsQuery>;
+
+/** `GET /rankings` query: the window in minutes (at most the hour the rankings keep) and the length of each list. */
+export const RankingsQuery = z.strictObject({
+  window: z.coerce.number().int().min(1).max(60).default(60),
+  limit: z.coerce.number().int().min(1).max(50).default(10),
+});
+export type RankingsQuery = z.infer<typeof RankingsQuery>;
+
+const Ranked = z.object({ productId: ProductId, name: z.string().nullable(), score: z.number() });
+
+/** `GET /rankings`: best-selling (units ordered) and most-watched (new watchers) products, and orders per minute. */
+export const Rankings = z.object({
+  windowMinutes: z.number().int(),
+  bestSelling: z.array(Ranked),
+  mostWatched: z.array(Ranked),
+  /** One entry per minute of the window, oldest first. */
+  ordersPerMinute: z.array(
+    z.object({
+      minute: z.iso.datetime(),
+      placed: z.number().int(),
+      paid: z.number().int(),
+      cancelled: z.number().int(),
+      expired: z.number().int(),
+    }),
+  ),
+});
+export type Rankings = z.infer<typeof Rankings>;

@@ -5,5 +5,6 @@ export * from './events/index.js';
 export * from './field-encryption/index.js';
 export * from './idempotency/index.js';
 export * from './lock/index.js';
+export * from './rankings/index.js';
 export * from './rate-limit/index.js';
 export * from './registry/index.js';

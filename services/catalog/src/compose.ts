@@ -1,10 +1,12 @@
 import { channels, keys, type Product } from '@storefront/contracts';
-import { RedisLock, TwoTierCache } from '@storefront/redis-kit';
+import { RedisLock, SlidingRanking, TwoTierCache } from '@storefront/redis-kit';
 import type { ServiceHost } from '@storefront/service-defaults';
 import { type CatalogConfig, databaseSessionLimits } from './config.js';
 import { CatalogService } from './domain/catalog-service.js';
+import { RankingsService } from './domain/rankings-service.js';
 import { StockService } from './domain/stock-service.js';
 import { productRoutes } from './http/products.js';
+import { rankingRoutes } from './http/rankings.js';
 import { reservationRoutes } from './http/reservations.js';
 import { migrations } from './store/migrations.js';
 import { ProductStore } from './store/product-store.js';
@@ -43,12 +45,23 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
     registry,
   });
   const stock = new StockService(db, products, new ReservationStore(db), lock, catalog);
+  // Order and the notifier keep the rankings; catalog's ACL user may only read them.
+  const ranking = (name: string, key: string) => new SlidingRanking(redis, { name, key, registry });
+  const rankings = new RankingsService(
+    {
+      bestSelling: ranking('best-selling', keys.order.rankings.bestSelling),
+      orders: ranking('orders', keys.order.rankings.orders),
+      mostWatched: ranking('most-watched', keys.notifier.mostWatchedRanking),
+    },
+    catalog,
+  );
   // Admins change products; only order may reserve and release stock.
   const guards = host.auth({ identity: true, services: true });
   const reservationLimit = await host.rateLimiter('reservations', config.RESERVATION_RATE_LIMIT_PER_MINUTE);
   host.joinRegistry();
   const app = host.httpApp((app) => {
     app.use(productRoutes(catalog, stock, guards.admin));
+    app.use(rankingRoutes(rankings));
     app.use(reservationRoutes(stock, guards.service('order'), reservationLimit));
   });
   return { app, cache };

@@ -101,6 +101,22 @@ const render = (s) => {
     ),
   );
   renderCharts(s.history ?? []);
+  // Live rankings (sorted sets in Redis, served by catalog): what sells, what is watched, orders per minute.
+  const ranked = (list) =>
+    list?.length
+      ? list.map((r) =>
+          el('li', { 'data-product': r.productId, 'data-score': String(r.score) }, `${r.name ?? r.productId}: ${r.score}`),
+        )
+      : [el('li', { class: 'muted' }, 'nothing yet')];
+  $('best-selling').replaceChildren(...ranked(s.rankings?.bestSelling));
+  $('most-watched').replaceChildren(...ranked(s.rankings?.mostWatched));
+  const minutes = s.rankings?.ordersPerMinute ?? [];
+  const last = minutes.at(-1);
+  const placed = minutes.reduce((n, m) => n + m.placed, 0);
+  $('orders-per-minute').textContent = s.rankings
+    ? `orders this minute: ${last?.placed ?? 0} placed, ${last?.paid ?? 0} paid · ${placed} placed in ${minutes.length} min`
+    : 'rankings unavailable';
+  $('orders-per-minute').dataset.placed = String(placed);
   // ACL LOG: failed AUTHs and refused commands, keys and channels, per user.
   $('acl-totals').textContent = s.aclAudit
     ? Object.entries(s.aclAudit.byUser)

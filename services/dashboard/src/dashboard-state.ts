@@ -6,6 +6,7 @@ import {
   type Product,
   queueKey,
   queues as queueNames,
+  type Rankings,
   REGISTRY_PREFIX,
   SERVICE_NAMES,
   type StorefrontEvent,
@@ -60,6 +61,11 @@ export interface Snapshot {
     entries: { user: string; reason: string; object: string; count: number; ageSeconds: number; node: string }[];
     byUser: Record<string, number>;
   } | null;
+  /**
+   * Catalog's live rankings over the last 15 minutes (best-selling, most-watched, orders per
+   * minute), or the last ones read while catalog does not answer; null before the first.
+   */
+  rankings: Rankings | null;
   /** The charts: one point per refresh over the last minutes (orders/s and latency, cache tiers, locks, queues, registry). */
   history: readonly HistoryPoint[];
 }
@@ -200,6 +206,18 @@ export class DashboardState {
         stock = this.#snapshot?.stock ?? [];
       }
     }
+    let rankings = this.#snapshot?.rankings ?? null;
+    if (catalog) {
+      try {
+        const res = await fetch(`http://${catalog.host}:${catalog.port}/rankings?window=15&limit=5`, {
+          headers: notSampled(),
+          signal: AbortSignal.timeout(1000),
+        });
+        if (res.ok) rankings = (await res.json()) as Rankings;
+      } catch {
+        // keep the last ones read
+      }
+    }
     const [notifications, expiries] = await Promise.all([
       this.queues.notifications.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
       this.queues.expiries.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
@@ -222,6 +240,7 @@ export class DashboardState {
       queues: { notifications, 'order-expiry': expiries },
       shards,
       events: [...this.#events],
+      rankings,
       history: [...this.#history.points],
       aclAudit: acl && {
         entries: acl.slice(0, 20).map((e) => ({

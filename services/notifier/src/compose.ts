@@ -1,4 +1,5 @@
-import { type NotificationJob, queues } from '@storefront/contracts';
+import { keys, type NotificationJob, queues } from '@storefront/contracts';
+import { SlidingRanking } from '@storefront/redis-kit';
 import { NotificationSealing, type ServiceHost } from '@storefront/service-defaults';
 import type { NotifierConfig } from './config.js';
 import { Delivery } from './domain/delivery.js';
@@ -27,7 +28,12 @@ export const compose = async (host: ServiceHost<NotifierConfig>) => {
     : undefined;
   const delivery = new Delivery(new NotificationStore(db), sender);
   const worker = startNotificationWorker(host, delivery, sealing);
-  const watches = new Watches(new WatchStore(db), queue, sealing);
+  const watchRanking = new SlidingRanking(await host.redis(), {
+    name: 'most-watched',
+    key: keys.notifier.mostWatchedRanking,
+    registry: host.metrics.registry,
+  });
+  const watches = new Watches(new WatchStore(db), queue, sealing, watchRanking);
   await watches.listen(await host.events());
   const limits = await host.customerLimits('watches', config.WATCH_RATE_LIMIT_PER_MINUTE);
   host.joinRegistry();

@@ -1,5 +1,5 @@
-import { type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
-import { IdempotencyStore } from '@storefront/redis-kit';
+import { keys, type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
+import { IdempotencyStore, SlidingRanking } from '@storefront/redis-kit';
 import { DATABASE_BUDGET_MS, NotificationSealing, placeWorstCaseMs, type ServiceHost } from '@storefront/service-defaults';
 import { CatalogClient } from './clients/catalog-client.js';
 import type { OrderConfig } from './config.js';
@@ -36,6 +36,10 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
       catalog,
       paymentTimeoutMs: config.ORDER_PAYMENT_TIMEOUT,
       replicated: host.queueWritesReplicated(),
+      rankings: {
+        bestSelling: new SlidingRanking(redis, { name: 'best-selling', key: keys.order.rankings.bestSelling, registry }),
+        orders: new SlidingRanking(redis, { name: 'orders', key: keys.order.rankings.orders, registry }),
+      },
     }),
     // A release behind a contended stock lock can take a second or more, and a batch lasts as
     // long as its slowest row: other orders' rows go on meanwhile, 8 at a time (one order's

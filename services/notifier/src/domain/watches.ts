@@ -7,7 +7,7 @@ import {
   type StorefrontEvent,
   type Watch,
 } from '@storefront/contracts';
-import type { EventBus } from '@storefront/redis-kit';
+import type { EventBus, SlidingRanking } from '@storefront/redis-kit';
 import type { NotificationSealing } from '@storefront/service-defaults';
 import type { Queue } from 'bullmq';
 import type { WatchStore } from '../store/watch-store.js';
@@ -24,11 +24,20 @@ export class Watches {
     private readonly watches: WatchStore,
     private readonly notifications: Queue<NotificationJob>,
     private readonly sealing: NotificationSealing,
+    /** New watchers per product; a customer counts once per product (the watch is the event). */
+    private readonly ranking: SlidingRanking,
   ) {}
 
-  /** Add a watch; watching twice is the same as once. */
-  add(watch: Watch): Promise<void> {
-    return this.watches.add(watch);
+  /**
+   * Add a watch; watching twice is the same as once. The watch is stored first; ranking it is
+   * best effort: while Redis cannot answer, the watch still stands and the ranking misses it
+   * (`ranking_records_total{outcome="failed"}`), and watching again ranks it then.
+   */
+  async add(watch: Watch): Promise<void> {
+    await this.watches.add(watch);
+    await this.ranking
+      .record(`watch:${watch.customerId}:${watch.productId}`, Date.now(), { [watch.productId]: 1 })
+      .catch(() => undefined);
   }
 
   /** Start reacting to product events. */

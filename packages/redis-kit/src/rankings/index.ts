@@ -1,0 +1,1 @@
+export { type RankedMember, type RecordOutcome, SlidingRanking, type SlidingRankingOptions } from './sliding-ranking.js';
