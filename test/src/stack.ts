@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   createShopCredentials,
+  createTestCertificates,
   createTestDatabase,
   type RedisCluster,
   type RedisProcess,
@@ -33,6 +34,11 @@ export interface StackOptions {
   redis?: 'standalone' | 'sentinel' | 'cluster';
   /** Extra redis-server config (e.g. AOF settings). */
   redisConfig?: string[];
+  /**
+   * Redis speaks TLS only (standalone or Sentinel: data nodes, replication, Sentinels), with
+   * certificates made for this stack; the services connect with `rediss://` and `REDIS_TLS_CA_FILE`.
+   */
+  tls?: boolean;
 }
 
 const ACL_TEMPLATE = fileURLToPath(new URL('../../infra/redis/users.acl', import.meta.url));
@@ -48,10 +54,16 @@ export const startStack = async (options: StackOptions = {}) => {
   const passwords = randomAclPasswords(template);
   const redisConfig = ['maxmemory-policy noeviction', ...(options.redisConfig ?? [])];
   const acl = renderAcl(template, passwords);
+  if (options.tls && options.redis === 'cluster') throw new Error('startStack: tls is for standalone and Sentinel');
+  const certs = options.tls ? await createTestCertificates() : undefined;
+  const tls = certs ? { tls: certs } : {};
+  const scheme = certs ? 'rediss' : 'redis';
+  const tlsEnv: Record<string, string> = certs ? { REDIS_TLS_CA_FILE: certs.caFile } : {};
   const sentinel =
     options.redis === 'sentinel'
       ? await startSentinelTopology({
           acl,
+          ...tls,
           config: [...redisConfig, 'masteruser replica', `masterauth ${passwords.REPLICA_REDIS_PASSWORD}`],
           sentinelConfig: [
             'sentinel auth-user storefront sentinel',
@@ -68,15 +80,16 @@ export const startStack = async (options: StackOptions = {}) => {
         })
       : undefined;
   let redisServer: RedisProcess =
-    sentinel?.primary ?? cluster?.nodes[0] ?? (await startRedisServer({ acl, config: redisConfig }));
+    sentinel?.primary ?? cluster?.nodes[0] ?? (await startRedisServer({ acl, config: redisConfig, ...tls }));
   const redisEnvFor = (user: string): Record<string, string> => {
     const credentials = `${user}:${passwords[`${user.toUpperCase()}_REDIS_PASSWORD`]}`;
     // On Sentinel and Cluster the URL gives only the credentials; the Sentinels or the seed
     // nodes say where the data is.
     if (sentinel) {
       return {
-        REDIS_URL: `redis://${credentials}@127.0.0.1:6379`,
+        REDIS_URL: `${scheme}://${credentials}@127.0.0.1:6379`,
         REDIS_SENTINELS: sentinel.sentinelAddresses.map((a) => `${a.host}:${a.port}`).join(','),
+        ...tlsEnv,
       };
     }
     if (cluster) {
@@ -85,7 +98,7 @@ export const startStack = async (options: StackOptions = {}) => {
         REDIS_CLUSTER_NODES: cluster.seeds.map((a) => `${a.host}:${a.port}`).join(','),
       };
     }
-    return { REDIS_URL: `redis://${credentials}@127.0.0.1:${redisServer.port}` };
+    return { REDIS_URL: `${scheme}://${credentials}@127.0.0.1:${redisServer.port}`, ...tlsEnv };
   };
   // A stand-in identity provider and every service's keys, fresh for this stack.
   const credentials = await createShopCredentials();
@@ -122,7 +135,7 @@ export const startStack = async (options: StackOptions = {}) => {
   // Cluster a cluster client (one admin password on every node).
   const redis = cluster
     ? new Cluster(cluster.seeds, { lazyConnect: true, redisOptions: cluster.admin })
-    : new Redis(redisServer.adminUrl, { lazyConnect: true });
+    : new Redis(redisServer.adminUrl, { lazyConnect: true, ...(certs ? { tls: { ca: certs.ca } } : {}) });
   redis.on('error', () => {});
 
   const stack = {
@@ -214,6 +227,7 @@ export const startStack = async (options: StackOptions = {}) => {
       await Promise.all([...catalog, ...order, notifier].map((p) => p.stop('SIGTERM').catch(() => {})));
       redis.disconnect();
       await (sentinel ? sentinel.stop() : cluster ? cluster.stop() : redisServer.stop());
+      await certs?.remove();
       await Promise.all(Object.values(dbs).map((db) => db.drop()));
     },
   };

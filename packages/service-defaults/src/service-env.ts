@@ -1,6 +1,25 @@
-import { parseFieldKeys, type RedisSettings } from '@storefront/redis-kit';
+import { readFileSync } from 'node:fs';
+import { parseFieldKeys, type RedisSettings, type RedisTls } from '@storefront/redis-kit';
 import { baseEnv, envFields } from '@storefront/service-kit';
 import { z } from 'zod';
+
+/** A PEM file named by its path, read at start (a missing or unreadable file fails the start, naming it). */
+const pemFile = z
+  .string()
+  .min(1)
+  .transform((path, ctx) => {
+    try {
+      const text = readFileSync(path, 'utf8');
+      if (!text.includes('-----BEGIN ')) throw new Error('not a PEM file');
+      return text;
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      });
+      return z.NEVER;
+    }
+  });
 
 /**
  * Variables every Storefront service reads: service-kit's HTTP and log settings, plus the
@@ -18,6 +37,14 @@ export const serviceEnv = baseEnv.extend({
   REDIS_SENTINEL_NAME: z.string().min(1).default('storefront'),
   /** Cluster seed nodes `host:port,host:port`; when set, Redis runs in Cluster mode. */
   REDIS_CLUSTER_NODES: envFields.commaList.optional(),
+  /**
+   * With `rediss://` URLs: the CA certificate (PEM file) that signed the Redis servers' (and
+   * Sentinels') certificates, when it is not in the system store. Docs: operations.md, TLS.
+   */
+  REDIS_TLS_CA_FILE: pemFile.optional(),
+  /** A client certificate and its key (PEM files), for servers that ask for one (`tls-auth-clients yes`). */
+  REDIS_TLS_CERT_FILE: pemFile.optional(),
+  REDIS_TLS_KEY_FILE: pemFile.optional(),
   /**
    * How long a Redis command may wait for its reply (also while reconnecting). Past it the
    * request answers 503 with `Retry-After` instead of hanging on a frozen or absent Redis.
@@ -79,12 +106,21 @@ export type ServiceConfig = z.output<typeof serviceEnv>;
  * seeds) or the cache: `REDIS_CACHE_URL` (a standalone server that may evict) when set,
  * otherwise the coordination deployment serves both roles.
  */
-export const redisSettings = (config: ServiceConfig, role: 'coordination' | 'cache'): RedisSettings =>
-  role === 'cache' && config.REDIS_CACHE_URL
-    ? { url: config.REDIS_CACHE_URL }
+export const redisSettings = (config: ServiceConfig, role: 'coordination' | 'cache'): RedisSettings => {
+  // One set of certificates for every Redis the service talks to (used with rediss:// only).
+  const tls: RedisTls | undefined =
+    config.REDIS_TLS_CA_FILE || config.REDIS_TLS_CERT_FILE || config.REDIS_TLS_KEY_FILE
+      ? { ca: config.REDIS_TLS_CA_FILE, cert: config.REDIS_TLS_CERT_FILE, key: config.REDIS_TLS_KEY_FILE }
+      : undefined;
+  const url = role === 'cache' && config.REDIS_CACHE_URL ? config.REDIS_CACHE_URL : config.REDIS_URL;
+  const withTls = tls && url.startsWith('rediss:') ? { tls } : {};
+  return role === 'cache' && config.REDIS_CACHE_URL
+    ? { url, ...withTls }
     : {
-        url: config.REDIS_URL,
+        url,
         sentinels: config.REDIS_SENTINELS,
         sentinelName: config.REDIS_SENTINEL_NAME,
         clusterNodes: config.REDIS_CLUSTER_NODES,
+        ...withTls,
       };
+};

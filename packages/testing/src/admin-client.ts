@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 
 const credentials = new Map<number, { username: string; password: string }>();
+const tlsMaterial = new Map<number, { ca: string; cert: string; key: string }>();
 
 /**
  * Remember the harness's own ACL user for a server it started, so admin commands keep
@@ -8,6 +9,11 @@ const credentials = new Map<number, { username: string; password: string }>();
  */
 export const rememberAdmin = (port: number, username: string, password: string): void => {
   credentials.set(port, { username, password });
+};
+
+/** Remember that the server on `port` speaks TLS only: verify it against `ca`, present `cert` if it asks. */
+export const rememberTls = (port: number, tls: { ca: string; cert: string; key: string }): void => {
+  tlsMaterial.set(port, tls);
 };
 
 /**
@@ -19,6 +25,7 @@ export const adminCommand = async (port: number, command: string, ...args: (stri
     host: '127.0.0.1',
     port,
     ...credentials.get(port),
+    ...(tlsMaterial.has(port) ? { tls: tlsMaterial.get(port) } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,

@@ -3,15 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { infoFields, rememberAdmin } from './admin-client.js';
+import { infoFields, rememberAdmin, rememberTls } from './admin-client.js';
 import { stopChild, track } from './child-processes.js';
 import { freePort } from './free-port.js';
+import { type TestCertificates, tlsConfig } from './tls.js';
 
 /** A redis-server (or sentinel) process this harness started and owns. */
 export interface RedisProcess {
   readonly host: '127.0.0.1';
   readonly port: number;
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with `tls`) */
   readonly url: string;
   /** The URL with the harness's own admin ACL user (works when the default user is off). */
   readonly adminUrl: string;
@@ -48,6 +49,8 @@ export interface StartRedisOptions {
   dir?: string;
   /** The harness admin user's password; default a random one per server (a Cluster shares one). */
   adminPassword?: string;
+  /** Speak TLS only, with these certificates (`createTestCertificates`): `url` is then `rediss://`. */
+  tls?: TestCertificates;
 }
 
 /** ACL user the harness adds to every data node it starts, for its own admin commands. */
@@ -65,8 +68,9 @@ const spawnOnce = async (
   // The harness's own admin user, so it can still probe and stop a server whose tests
   // turn the default user off. Sentinels keep the default user.
   if (!options.sentinel) rememberAdmin(port, HARNESS_USER, adminPassword);
+  if (options.tls) rememberTls(port, options.tls);
   const lines = [
-    `port ${port}`,
+    ...(options.tls ? tlsConfig(port, options.tls) : [`port ${port}`]),
     'bind 127.0.0.1',
     `dir ${dir}`,
     'save ""',
@@ -129,11 +133,14 @@ const spawnOnce = async (
   }
 
   let stopped: Promise<void> | undefined;
+  const scheme = options.tls ? 'rediss' : 'redis';
   return {
     host: '127.0.0.1',
     port,
-    url: `redis://127.0.0.1:${port}`,
-    adminUrl: options.sentinel ? `redis://127.0.0.1:${port}` : `redis://${HARNESS_USER}:${adminPassword}@127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
+    adminUrl: options.sentinel
+      ? `${scheme}://127.0.0.1:${port}`
+      : `${scheme}://${HARNESS_USER}:${adminPassword}@127.0.0.1:${port}`,
     pid: child.pid ?? -1,
     dir,
     child,

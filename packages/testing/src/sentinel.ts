@@ -1,5 +1,6 @@
 import { adminCommand, infoFields } from './admin-client.js';
 import { type RedisProcess, startRedisServer } from './redis-server.js';
+import type { TestCertificates } from './tls.js';
 import { waitFor } from './wait-for.js';
 
 /** A primary, a replica and three Sentinels watching them, all on loopback. */
@@ -35,6 +36,8 @@ export interface SentinelOptions {
   acl?: string;
   /** Extra lines for each Sentinel after its `sentinel monitor` line (e.g. `sentinel auth-user …`). */
   sentinelConfig?: string[];
+  /** Every node and Sentinel speaks TLS only, with these certificates; replication and Sentinel's links too. */
+  tls?: TestCertificates;
 }
 
 /**
@@ -46,7 +49,10 @@ export const startSentinelTopology = async (options: SentinelOptions = {}): Prom
   const masterName = options.masterName ?? 'storefront';
   const started: RedisProcess[] = [];
   try {
-    const acl = options.acl === undefined ? {} : { acl: options.acl };
+    const acl = {
+      ...(options.acl === undefined ? {} : { acl: options.acl }),
+      ...(options.tls ? { tls: options.tls } : {}),
+    };
     const primary = await startRedisServer({ config: options.config, ...acl });
     started.push(primary);
     const replica = await startRedisServer({
@@ -61,6 +67,7 @@ export const startSentinelTopology = async (options: SentinelOptions = {}): Prom
     for (let i = 0; i < 3; i++) {
       const sentinel = await startRedisServer({
         sentinel: true,
+        ...(options.tls ? { tls: options.tls } : {}),
         config: [
           `sentinel monitor ${masterName} 127.0.0.1 ${primary.port} 2`,
           `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,

@@ -70,6 +70,11 @@ const openClient = (
   { role = 'command', connectionName, commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS, overrides }: CreateRedisOptions,
 ): RedisClient => {
   const auth = urlAuth(config.url);
+  if (!auth.tls && (config.tls?.ca || config.tls?.cert || config.tls?.key)) {
+    throw new Error('TLS certificates were given for a redis:// URL: use rediss:// to connect with TLS');
+  }
+  // Node verifies the server's certificate (chain and host name or IP) against `ca`, else the system store.
+  const tls = auth.tls ? { ca: config.tls?.ca, cert: config.tls?.cert, key: config.tls?.key } : undefined;
   const common: RedisOptions = {
     ...ROLE_OPTIONS[role],
     ...(role === 'command' || role === 'producer' ? { commandTimeout: commandTimeoutMs } : {}),
@@ -78,7 +83,7 @@ const openClient = (
     db: auth.db,
     connectionName,
     retryStrategy,
-    ...(auth.tls ? { tls: {} } : {}),
+    ...(tls ? { tls } : {}),
     ...overrides,
   };
   switch (redisMode(config)) {
@@ -100,7 +105,8 @@ const openClient = (
         // Sentinels are asked where the primary is without credentials (keep them on a
         // private network); the ACL user from the URL authenticates to the data nodes.
         failoverDetector: true,
-        ...(auth.tls ? { enableTLSForSentinelMode: true } : {}),
+        // With rediss:// the Sentinels are reached over TLS too, with the same certificates.
+        ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       });
     default:
       return new Redis({ ...common, host: auth.host, port: auth.port });

@@ -12,6 +12,7 @@ export {
   parseHostList,
   type RedisConfig,
   type RedisSettings,
+  type RedisTls,
   redisMode,
   toRedisConfig,
 } from './redis-config.js';

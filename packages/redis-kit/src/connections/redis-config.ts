@@ -5,6 +5,17 @@ export interface HostPort {
 }
 
 /**
+ * TLS material beyond the system trust store (PEM text): the CA that signed the servers'
+ * certificates, and a client certificate and key when the servers ask for one
+ * (`tls-auth-clients yes`). Used only with a `rediss://` URL.
+ */
+export interface RedisTls {
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+/**
  * One connection config for every topology. Exactly one of these decides the mode:
  * `clusterNodes` → Cluster; else `sentinels` → Sentinel; else `url` → standalone.
  * Credentials and TLS come from `url` in every mode (`rediss://user:pass@host:port/db`),
@@ -19,6 +30,8 @@ export interface RedisConfig {
   sentinelName?: string | undefined;
   /** Cluster seed nodes. */
   clusterNodes?: HostPort[] | undefined;
+  /** Certificates for a `rediss://` URL (data nodes, and on Sentinel the Sentinels too). */
+  tls?: RedisTls | undefined;
 }
 
 /** Parse `host:port,host:port` (or an array of such strings) into {@link HostPort}s. */
@@ -59,12 +72,14 @@ export interface RedisSettings {
   sentinels?: readonly string[] | undefined;
   sentinelName?: string | undefined;
   clusterNodes?: readonly string[] | undefined;
+  tls?: RedisTls | undefined;
 }
 
 /** Build a {@link RedisConfig} from environment-shaped settings. */
-export const toRedisConfig = ({ url, sentinels, sentinelName, clusterNodes }: RedisSettings): RedisConfig => ({
+export const toRedisConfig = ({ url, sentinels, sentinelName, clusterNodes, tls }: RedisSettings): RedisConfig => ({
   url,
   sentinels: sentinels?.length ? parseHostList(sentinels) : undefined,
   sentinelName,
   clusterNodes: clusterNodes?.length ? parseHostList(clusterNodes) : undefined,
+  tls,
 });
