@@ -13,10 +13,30 @@
 # name and never twice, by name and by IP) and ANNOUNCE_PORT (default 6379); REPLICA_OF ("host port", a data node's role
 # on its very first start); SENTINELS ("host:port ..."; a data node asks them for the
 # current primary at every start, so an old primary comes back as a replica).
+# REDIS_TLS=on: TLS only (no plaintext port), on the same port, with ca.crt, redis.crt and
+# redis.key from $STOREFRONT_TLS (default /etc/storefront/tls); replication and Sentinel's
+# links run over TLS too (docker-compose.tls.yml; docs/operations.md, TLS).
 set -eu
 templates=${STOREFRONT_TEMPLATES:-/etc/storefront}
 data=${STOREFRONT_DATA:-/data}
+tls_dir=${STOREFRONT_TLS:-/etc/storefront/tls}
 umask 077
+
+# redis-cli's TLS options when REDIS_TLS=on.
+cli_tls() {
+  if [ "${REDIS_TLS:-off}" = on ]; then printf -- '--tls --cacert %s' "$tls_dir/ca.crt"; fi
+}
+
+# The TLS lines of a node's or Sentinel's config (port $1) when REDIS_TLS=on.
+tls_lines() {
+  if [ "${REDIS_TLS:-off}" = on ]; then
+    for f in ca.crt redis.crt redis.key; do
+      [ -r "$tls_dir/$f" ] || { echo "entrypoint.sh: REDIS_TLS=on but $tls_dir/$f is missing (pnpm tls:certs makes them)" >&2; exit 1; }
+    done
+    printf 'port 0\ntls-port %s\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-auth-clients optional\ntls-replication yes\n' \
+      "$1" "$tls_dir/redis.crt" "$tls_dir/redis.key" "$tls_dir/ca.crt"
+  fi
+}
 
 # Copy template $1 to $2 with every ${NAME} replaced by that variable's value, literally
 # (a password may contain / & \ or anything else sed would read as syntax), dropping
@@ -41,7 +61,8 @@ render() {
 # The primary the Sentinels name now ("host port"), or nothing if none answers.
 current_primary() {
   for sentinel in ${SENTINELS:-}; do
-    answer=$(redis-cli -h "${sentinel%:*}" -p "${sentinel##*:}" --raw SENTINEL get-master-addr-by-name storefront 2>/dev/null | tr '\n' ' ') || continue
+    # shellcheck disable=SC2046 # cli_tls prints separate options
+    answer=$(redis-cli $(cli_tls) -h "${sentinel%:*}" -p "${sentinel##*:}" --raw SENTINEL get-master-addr-by-name storefront 2>/dev/null | tr '\n' ' ') || continue
     set -- $answer
     if [ $# -eq 2 ]; then
       echo "$1 $2"
@@ -69,6 +90,10 @@ case "${1:-}" in
       printf 'sentinel auth-pass storefront %s\n' "${SENTINEL_REDIS_PASSWORD:?}" >> "$conf.new"
       mv "$conf.new" "$conf"
     fi
+    # Plaintext or TLS as REDIS_TLS says on this start (a switch takes effect on restart).
+    grep -vE '^(port|tls-[a-z-]+) ' "$conf" > "$conf.new" || true
+    if [ "${REDIS_TLS:-off}" = on ]; then tls_lines 26379 >> "$conf.new"; else printf 'port 26379\n' >> "$conf.new"; fi
+    mv "$conf.new" "$conf"
     shift
     exec redis-server "$conf" --sentinel "$@" ;;
   *)
@@ -95,6 +120,7 @@ case "${1:-}" in
       if [ -n "${ANNOUNCE_HOSTNAME:-}" ]; then printf 'replica-announce-ip %s\n' "$ANNOUNCE_HOSTNAME"; fi
       if [ -n "${ANNOUNCE_PORT:-}" ]; then printf 'replica-announce-port %s\n' "$ANNOUNCE_PORT"; fi
       if [ -n "$role" ]; then echo "$role"; fi
+      tls_lines 6379
     } > "$conf.new"
     mv "$conf.new" "$conf"
     echo "entrypoint.sh: starting as ${role:-a primary}" >&2

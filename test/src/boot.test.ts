@@ -68,6 +68,25 @@ describe.each(SERVICES)('%s process', (service) => {
     expect(lines[0]).toMatch(new RegExp(`^${service}: Invalid configuration: PORT `));
   });
 
+  it('exits 1 naming REDIS_TLS_CA_FILE and its path when the CA file cannot be read', () => {
+    const result = spawnSync(process.execPath, [serviceEntry(service)], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db.url,
+        REDIS_URL: 'rediss://127.0.0.1:6380',
+        REDIS_TLS_CA_FILE: '/nonexistent/ca.crt',
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(`^${service}: Invalid configuration: REDIS_TLS_CA_FILE.*cannot read /nonexistent/ca\\.crt: ENOENT`),
+    );
+  });
+
   it('serves health and metrics, then drains and exits 0 on SIGTERM', async () => {
     const proc = await startServiceProcess({
       entry: serviceEntry(service),

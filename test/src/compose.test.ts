@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startEmbeddedPostgres } from '@storefront/testing';
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 /**
@@ -38,10 +39,12 @@ const loaders: Record<string, () => Promise<(env: NodeJS.ProcessEnv) => unknown>
 };
 const APPS = ['catalog-1', 'catalog-2', 'order-1', 'order-2', 'notifier', 'dashboard'];
 
-/** `docker-compose config` with `envFile`'s variables. */
-const resolve = async (envFile: string) => {
-  const { stdout } = await run('docker-compose', ['-f', join(root, 'docker-compose.yml'), '--env-file', envFile, 'config'], {
+/** `docker-compose config` with `envFile`'s variables (and the TLS overlay on top, with `tlsDir`). */
+const resolve = async (envFile: string, tlsDir?: string) => {
+  const files = ['-f', join(root, 'docker-compose.yml'), ...(tlsDir ? ['-f', join(root, 'docker-compose.tls.yml')] : [])];
+  const { stdout } = await run('docker-compose', [...files, '--env-file', envFile, 'config'], {
     cwd: root,
+    env: { ...process.env, ...(tlsDir ? { STOREFRONT_TLS_DIR: tlsDir } : {}) },
   });
   return parse(stdout).services as Record<string, ComposeService>;
 };
@@ -251,4 +254,63 @@ describe('Grafana dashboard', () => {
     for (const metric of known) expect(exprs.join(' ')).toContain(metric);
     expect(metrics.size).toBeGreaterThan(0);
   });
+});
+
+describe('docker-compose.tls.yml (Redis over TLS, one switch)', () => {
+  const REDIS_NODES = ['redis-primary', 'redis-replica', 'redis-cache'];
+  const SENTINELS = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+  let tls: Record<string, ComposeService>;
+  let tlsDir: string;
+  let work: string;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'storefront-compose-tls-'));
+    tlsDir = join(work, 'tls');
+    // What a user runs once: `pnpm tls:certs`.
+    const { stdout } = await run(process.execPath, [join(root, 'demo/dist/tls-certs.js'), tlsDir]);
+    expect(stdout).toContain('docker-compose.tls.yml');
+    await writeFile(join(work, '.env'), generatedEnv);
+    tls = await resolve(join(work, '.env'), tlsDir);
+  });
+  afterAll(() => rm(work, { recursive: true, force: true }));
+
+  const mounts = (s: ComposeService) =>
+    (s.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0]!, target: v.split(':')[1]! } : v));
+
+  it('makes a certificate for every name a service reaches Redis by, and keeps no CA key', async () => {
+    const cert = new X509Certificate(readFileSync(join(tlsDir, 'redis.crt')));
+    for (const name of [...REDIS_NODES, ...SENTINELS]) expect(cert.subjectAltName).toContain(`DNS:${name}`);
+    expect(cert.verify(new X509Certificate(readFileSync(join(tlsDir, 'ca.crt'))).publicKey)).toBe(true);
+    expect(existsSync(join(tlsDir, 'ca.key'))).toBe(false);
+    expect(statSync(join(tlsDir, 'redis.key')).mode & 0o077).toBe(0);
+    // A second run refuses to overwrite the set.
+    await expect(run(process.execPath, [join(root, 'demo/dist/tls-certs.js'), tlsDir])).rejects.toThrow(/already holds/);
+  });
+
+  it.each([...REDIS_NODES, ...SENTINELS])('%s: TLS on, the certificates mounted, its health check over TLS', (name) => {
+    const service = tls[name]!;
+    expect(service.environment?.REDIS_TLS).toBe('on');
+    expect(mounts(service)).toContainEqual(expect.objectContaining({ source: tlsDir, target: '/etc/storefront/tls' }));
+    expect(service.healthcheck?.test.join(' ')).toContain('--tls --cacert /etc/storefront/tls/ca.crt');
+    // Everything of the plaintext deployment is still there (the overlay adds, it does not replace).
+    expect(mounts(service).length).toBe(mounts(services[name]!).length + 1);
+  });
+
+  it.each(APPS)(
+    '%s: connects with rediss:// to every Redis, verifies against the mounted CA, and passes its config validation',
+    async (name) => {
+      const service = tls[name]!;
+      const env = service.environment ?? {};
+      expect(env.REDIS_URL).toMatch(/^rediss:\/\//);
+      if (env.REDIS_CACHE_URL) expect(env.REDIS_CACHE_URL).toMatch(/^rediss:\/\//);
+      expect(new URL(env.REDIS_URL!).username).toBe(new URL(services[name]!.environment!.REDIS_URL!).username);
+      expect(env.REDIS_TLS_CA_FILE).toBe('/etc/storefront/tls/ca.crt');
+      expect(mounts(service)).toContainEqual(
+        expect.objectContaining({ source: join(tlsDir, 'ca.crt'), target: '/etc/storefront/tls/ca.crt' }),
+      );
+      // Not the key: a service holds only the CA certificate.
+      expect(mounts(service).some((m) => m.source.endsWith('redis.key'))).toBe(false);
+      const load = await loaders[service.build?.args?.SERVICE ?? '']!();
+      expect(() => load({ ...env, REDIS_TLS_CA_FILE: join(tlsDir, 'ca.crt') })).not.toThrow();
+    },
+  );
 });

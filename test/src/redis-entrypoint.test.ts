@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, stopChild, track, waitFor } from '@storefront/testing';
+import { createCertificates, freePort, stopChild, type TestCertificates, track, waitFor } from '@storefront/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -282,4 +282,123 @@ describe('infra/redis/entrypoint.sh with the shipped templates', () => {
       `auth-pass storefront ${passwords.SENTINEL_REDIS_PASSWORD}`,
     );
   }, 30_000);
+});
+
+describe('infra/redis/entrypoint.sh with REDIS_TLS=on (docker-compose.tls.yml)', () => {
+  let certs: TestCertificates;
+  const tlsEnv = () => ({ REDIS_TLS: 'on', STOREFRONT_TLS: certs.dir });
+  /** A TLS client as `ops` (or without a user, for a Sentinel); `tls: false` tries plaintext. */
+  const tlsClient = (port: number, { user = 'ops', tls = true }: { user?: string | null; tls?: boolean } = {}) => {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      ...(user ? { username: user, password: passwords.OPS_REDIS_PASSWORD } : {}),
+      ...(tls ? { tls: { ca: certs.ca } } : {}),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 1000,
+    });
+    client.on('error', () => {});
+    return client;
+  };
+  const call = async (port: number, args: string[], options?: Parameters<typeof tlsClient>[1]) => {
+    const client = tlsClient(port, options);
+    try {
+      await client.connect();
+      return await client.call(args[0]!, ...args.slice(1));
+    } finally {
+      client.disconnect();
+    }
+  };
+  const ports = { primary: 0, replica: 0, sentinel: 0 };
+  const dirs = { primary: '', replica: '', sentinel: '' };
+
+  beforeAll(async () => {
+    certs = await createCertificates({ dir: join(work, 'tls'), hosts: ['localhost', '127.0.0.1'] });
+    const shipped = await readFile(join(root, 'infra/redis/redis.conf'), 'utf8');
+    for (const name of ['primary', 'replica', 'sentinel'] as const) {
+      ports[name] = await freePort();
+      dirs[name] = join(work, `tls-${name}`);
+      await mkdir(dirs[name]);
+    }
+    await writeFile(join(work, 'templates', 'users.acl'), await readFile(join(root, 'infra/redis/users.acl'), 'utf8'));
+    for (const name of ['primary', 'replica'] as const) {
+      await writeFile(join(work, 'templates', `tls-${name}.conf`), shipped.replaceAll('/data', dirs[name]));
+      runEntrypoint(
+        dirs[name],
+        [join(work, 'templates', `tls-${name}.conf`), '--tls-port', String(ports[name]), '--bind', '127.0.0.1', '-::1'],
+        {
+          ...tlsEnv(),
+          ANNOUNCE_HOSTNAME: 'localhost',
+          ANNOUNCE_PORT: String(ports[name]),
+          SENTINELS: '',
+          ...(name === 'replica' ? { REPLICA_OF: `localhost ${ports.primary}` } : {}),
+        },
+      );
+      await waitFor(
+        () =>
+          call(ports[name], ['PING']).then(
+            (r) => r === 'PONG',
+            () => false,
+          ),
+        {
+          timeoutMs: 10_000,
+          description: `TLS ${name} up`,
+        },
+      );
+    }
+    await writeFile(
+      join(work, 'templates', 'sentinel.conf'),
+      (await readFile(join(root, 'infra/redis/sentinel.conf'), 'utf8'))
+        .replaceAll('/data', dirs.sentinel)
+        .replace('redis-primary 6379', `localhost ${ports.primary}`)
+        .replace(/ 2$/m, ' 1'),
+    );
+    runEntrypoint(dirs.sentinel, ['sentinel', '--tls-port', String(ports.sentinel), '--bind', '127.0.0.1', '-::1'], {
+      ...tlsEnv(),
+      ANNOUNCE_HOSTNAME: '127.0.0.1',
+      ANNOUNCE_PORT: String(ports.sentinel),
+    });
+  }, 60_000);
+
+  it('serves TLS only: ops signs in over TLS, a plaintext client gets nothing', async () => {
+    expect(await call(ports.primary, ['PING'])).toBe('PONG');
+    await expect(call(ports.primary, ['PING'], { tls: false })).rejects.toThrow();
+    const conf = await readFile(join(dirs.primary, 'storefront.conf'), 'utf8');
+    expect(conf).toMatch(/^port 0$/m);
+    expect(conf).toMatch(/^tls-replication yes$/m);
+  });
+
+  it('replicates over TLS, and the Sentinel (TLS too) monitors the primary and sees the replica', async () => {
+    await waitFor(async () => /master_link_status:up/.test(String(await call(ports.replica, ['INFO', 'replication']))), {
+      timeoutMs: 15_000,
+      description: 'replica in sync over TLS',
+    });
+    await waitFor(
+      async () => {
+        const addr = (await call(ports.sentinel, ['SENTINEL', 'get-master-addr-by-name', 'storefront'], { user: null }).catch(
+          () => null,
+        )) as string[] | null;
+        const replicas = (await call(ports.sentinel, ['SENTINEL', 'replicas', 'storefront'], { user: null }).catch(
+          () => [],
+        )) as unknown[];
+        return addr?.[1] === String(ports.primary) && replicas.length === 1;
+      },
+      { timeoutMs: 15_000, description: 'the TLS Sentinel to see the primary and its replica' },
+    );
+    await expect(call(ports.sentinel, ['PING'], { user: null, tls: false })).rejects.toThrow();
+  }, 40_000);
+
+  it('refuses to start with REDIS_TLS=on and no certificates, naming the missing file', async () => {
+    const data = join(work, 'tls-missing');
+    await mkdir(data);
+    const child = runEntrypoint(data, [join(work, 'templates', 'tls-primary.conf')], {
+      REDIS_TLS: 'on',
+      STOREFRONT_TLS: join(work, 'no-such-dir'),
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).not.toBe(0);
+    expect(stderrOf(child)).toContain(`REDIS_TLS=on but ${join(work, 'no-such-dir')}/ca.crt is missing`);
+  });
 });

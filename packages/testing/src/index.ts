@@ -36,5 +36,5 @@ export {
 export { type RedisProcess, redisServerBin, type StartRedisOptions, startRedisServer } from './redis-server.js';
 export { type SentinelOptions, type SentinelTopology, startSentinelTopology } from './sentinel.js';
 export { type ServiceProcess, type StartServiceOptions, startServiceProcess } from './service-process.js';
-export { createTestCertificates, type TestCertificates } from './tls.js';
+export { type CertificateOptions, createCertificates, createTestCertificates, type TestCertificates } from './tls.js';
 export { type WaitOptions, waitFor } from './wait-for.js';

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** A throwaway CA and one certificate it signed for 127.0.0.1 / localhost (files and PEM text). */
+/** A CA and one certificate it signed (files and PEM text). */
 export interface TestCertificates {
   readonly dir: string;
   readonly caFile: string;
@@ -20,14 +20,30 @@ export interface TestCertificates {
   remove(): Promise<void>;
 }
 
+/** Options for {@link createCertificates}. */
+export interface CertificateOptions {
+  /** Names and IPs the certificate is for (subject alternative names). Default 127.0.0.1 and localhost. */
+  hosts?: readonly string[];
+  /** Validity in days. Default 1. */
+  days?: number;
+  /** Directory to write to (created if missing). Default a fresh private temp dir. */
+  dir?: string;
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
 /**
- * Make a CA and a certificate for `127.0.0.1` and `localhost` (P-256, valid one day) with
- * openssl, in a fresh private directory. The same certificate serves the Redis servers and,
- * when they ask for one, the clients. Keys never leave the directory's files; nothing goes
- * on a command line but paths and names.
+ * Make a CA and one certificate it signs for `hosts` (P-256) with openssl, in a private
+ * directory: `ca.crt`, `redis.crt`, `redis.key`. The same certificate serves the Redis
+ * servers and, when they ask for one, the clients. The CA's key is deleted once it has
+ * signed (nobody can mint more; renewing means making a new set). Nothing goes on a command
+ * line but paths and names.
  */
-export const createTestCertificates = async (): Promise<TestCertificates> => {
-  const dir = await mkdtemp(join(tmpdir(), 'storefront-tls-'));
+export const createCertificates = async (options: CertificateOptions = {}): Promise<TestCertificates> => {
+  const hosts = options.hosts ?? ['127.0.0.1', 'localhost'];
+  const days = String(options.days ?? 1);
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'storefront-tls-')));
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) =>
     run('openssl', args).catch((error: NodeJS.ErrnoException & { stderr?: string }) => {
@@ -48,14 +64,15 @@ export const createTestCertificates = async (): Promise<TestCertificates> => {
       '-out',
       file('ca.crt'),
       '-days',
-      '1',
+      days,
       '-subj',
-      '/CN=Storefront test CA',
+      '/CN=Storefront CA',
     );
-    await openssl('req', ...ec, '-keyout', file('redis.key'), '-out', file('redis.csr'), '-subj', '/CN=127.0.0.1');
+    await openssl('req', ...ec, '-keyout', file('redis.key'), '-out', file('redis.csr'), '-subj', `/CN=${hosts[0]}`);
+    const names = hosts.map((h) => (IPV4.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
     await writeFile(
       file('ext.cnf'),
-      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n',
+      `subjectAltName=${names}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n`,
     );
     await openssl(
       'x509',
@@ -70,10 +87,11 @@ export const createTestCertificates = async (): Promise<TestCertificates> => {
       '-out',
       file('redis.crt'),
       '-days',
-      '1',
+      days,
       '-extfile',
       file('ext.cnf'),
     );
+    await Promise.all(['ca.key', 'ca.srl', 'redis.csr', 'ext.cnf'].map((n) => rm(file(n), { force: true })));
     const [ca, cert, key] = await Promise.all(['ca.crt', 'redis.crt', 'redis.key'].map((n) => readFile(file(n), 'utf8')));
     return {
       dir,
@@ -86,10 +104,13 @@ export const createTestCertificates = async (): Promise<TestCertificates> => {
       remove: () => rm(dir, { recursive: true, force: true }),
     };
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    if (!options.dir) await rm(dir, { recursive: true, force: true });
     throw error;
   }
 };
+
+/** A throwaway CA and certificate for 127.0.0.1 / localhost, valid one day, in a temp dir (tests). */
+export const createTestCertificates = (): Promise<TestCertificates> => createCertificates();
 
 /** redis.conf lines for a TLS-only server (or Sentinel) on `port`: no plaintext port, replication over TLS. */
 export const tlsConfig = (port: number, certs: TestCertificates): string[] => [
