@@ -10,6 +10,7 @@ import { placeOrders, productReads } from './bench-http.js';
 import { lockContention, luaVersusLock } from './bench-lock.js';
 import { notifierWorker } from './bench-queue.js';
 import { registryExpiry } from './bench-registry.js';
+import { replicaReads } from './bench-replica-reads.js';
 import { queuesOnShards } from './bench-shards.js';
 import { tracingCost } from './bench-tracing.js';
 
@@ -28,6 +29,7 @@ const suites = [
   ['cold key stampede', coldKey],
   ['invalidation latency', invalidation],
   ['cache compression', cacheCompression],
+  ['cache replica reads', replicaReads],
   ['lock under contention', lockContention],
   ['Lua script vs lock', luaVersusLock],
   ['notifier worker vs no-op worker', notifierWorker],

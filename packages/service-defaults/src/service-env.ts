@@ -38,6 +38,12 @@ export const serviceEnv = baseEnv.extend({
   /** Cluster seed nodes `host:port,host:port`; when set, Redis runs in Cluster mode. */
   REDIS_CLUSTER_NODES: envFields.commaList.optional(),
   /**
+   * `replica`: the product cache's L2 reads go to a replica of the coordination deployment
+   * (Sentinel or Cluster, without REDIS_CACHE_URL); writes stay on the primary. Staleness:
+   * docs/patterns/cache.md, replica reads. Default `primary`.
+   */
+  REDIS_CACHE_READ_FROM: z.enum(['primary', 'replica']).default('primary'),
+  /**
    * With `rediss://` URLs: the CA certificate (PEM file) that signed the Redis servers' (and
    * Sentinels') certificates, when it is not in the system store. Docs: operations.md, TLS.
    */

@@ -78,7 +78,7 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
   readonly shutdown: Shutdown;
   #coordination: RedisConnections | undefined;
   #command: Promise<RedisClient> | undefined;
-  #cache: { command: RedisClient; subscriber: RedisClient } | undefined;
+  #cache: { command: RedisClient; subscriber: RedisClient; replica: RedisClient | undefined } | undefined;
   #producer: RedisClient | undefined;
   #registrySubscriber: RedisClient | undefined;
   #events: Promise<EventBus<StorefrontEvent>> | undefined;
@@ -144,15 +144,27 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
    * The cache Redis (`REDIS_CACHE_URL`, else the coordination deployment): a command and a
    * subscriber connection. It may evict and may be down, so it adds no readiness check.
    */
-  cacheRedis(): { command: RedisClient; subscriber: RedisClient } {
+  cacheRedis(): { command: RedisClient; subscriber: RedisClient; replica: RedisClient | undefined } {
     if (!this.#cache) {
+      const { REDIS_CACHE_READ_FROM, REDIS_CACHE_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES } = this.config;
+      if (REDIS_CACHE_READ_FROM === 'replica' && (REDIS_CACHE_URL || !(REDIS_SENTINELS?.length || REDIS_CLUSTER_NODES?.length))) {
+        throw new ConfigError(
+          `Invalid configuration: REDIS_CACHE_READ_FROM=replica needs REDIS_SENTINELS or REDIS_CLUSTER_NODES and no REDIS_CACHE_URL (the replicas it reads from)`,
+        );
+      }
       const connections = new RedisConnections(
         toRedisConfig(redisSettings(this.config, 'cache')),
         `${this.instanceId}:cache`,
         this.#connectionOptions,
       );
       this.shutdown.add('redis', 'quit cache redis', () => connections.quitAll());
-      this.#cache = { command: connections.open('command'), subscriber: connections.open('subscriber') };
+      this.#cache = {
+        command: connections.open('command'),
+        subscriber: connections.open('subscriber'),
+        // REDIS_CACHE_READ_FROM=replica: L2 reads from a replica of the coordination deployment.
+        replica:
+          this.config.REDIS_CACHE_READ_FROM === 'replica' ? connections.open('command', 'replica-reads', 'replica') : undefined,
+      };
     }
     return this.#cache;
   }

@@ -31,6 +31,7 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
     negativeTtlMs: 2_000,
     registry,
     compression: config.CACHE_COMPRESS_MIN_BYTES > 0 ? { minBytes: config.CACHE_COMPRESS_MIN_BYTES } : undefined,
+    replicaReads: cacheRedis.replica,
   });
   await cache.start();
   host.shutdown.add('workers', 'stop cache listener', () => cache.stop());

@@ -27,6 +27,12 @@ export const cacheMetrics = perRegistry((registers) => ({
     labelNames: ['namespace', 'form'] as const,
     registers,
   }),
+  cacheReplicaReads: new Counter({
+    name: 'cache_replica_reads_total',
+    help: 'L2 reads sent to a replica, by outcome: served, behind (older than an invalidation heard: read again from the primary) or error (fell back to the primary)',
+    labelNames: ['namespace', 'outcome'] as const,
+    registers,
+  }),
   cacheLoadDuration: new Histogram({
     name: 'cache_origin_load_duration_seconds',
     help: 'Time spent in the origin loader on a miss',

@@ -39,6 +39,14 @@ export interface CacheOptions {
   compression?: CompressionOptions;
   /** Called after an invalidation from another instance dropped these ids from L1. */
   onInvalidate?: (ids: string[]) => void;
+  /**
+   * A connection to a replica (`createRedis(..., { readFrom: 'replica' })`) for L2 reads;
+   * writes, locks and invalidations stay on `redis`. A replica lags the primary by its
+   * replication delay: an entry older than an invalidation this instance has heard is not
+   * served but read again from the primary, and a replica that does not answer falls back to
+   * the primary too. Default: none (L2 reads go to `redis`).
+   */
+  replicaReads?: RedisClient;
 }
 
 interface InvalidationMessage {
@@ -80,6 +88,8 @@ export class TwoTierCache<T extends object> {
   readonly #metrics: ReturnType<typeof cacheMetrics>;
   readonly #origin = randomBytes(8).toString('hex');
   readonly #onInvalidate: ((ids: string[]) => void) | undefined;
+  readonly #replica: RedisClient | undefined;
+  #replicaWasReady = false;
   #subscriberReadyOnce = false;
 
   readonly #onMessage = (channel: string, message: string) => {
@@ -120,6 +130,13 @@ export class TwoTierCache<T extends object> {
     this.#l1 = l1 ? new LRUCache<string, CacheEntry<T>>({ max: l1.max, ttl: l1.ttlMs }) : undefined;
     this.#metrics = cacheMetrics(options.registry);
     this.#onInvalidate = options.onInvalidate;
+    this.#replica = options.replicaReads;
+    if (this.#replica) {
+      this.#replicaWasReady = this.#replica.status === 'ready';
+      this.#replica.once('ready', () => {
+        this.#replicaWasReady = true;
+      });
+    }
   }
 
   /** Subscribe to invalidations. */
@@ -230,7 +247,32 @@ export class TwoTierCache<T extends object> {
   }
 
   async #readRemote(id: string): Promise<CacheEntry<T> | undefined> {
-    const raw = await this.#redis.get(this.#key(id));
+    // Not connected to a replica (none left after a failover: ioredis keeps looking and does
+    // not fall back): read the primary at once rather than wait for the command timeout. Only
+    // before its first connect does a read wait for the replica connection.
+    if (this.#replica && this.#replica.status !== 'ready' && this.#replicaWasReady) {
+      this.#metrics?.cacheReplicaReads.inc({ namespace: this.#namespace, outcome: 'error' });
+    } else if (this.#replica) {
+      let fromReplica: CacheEntry<T> | undefined;
+      try {
+        fromReplica = this.#decode(await this.#replica.get(this.#key(id)));
+      } catch {
+        this.#metrics?.cacheReplicaReads.inc({ namespace: this.#namespace, outcome: 'error' });
+        return this.#decode(await this.#redis.get(this.#key(id)));
+      }
+      // Behind an invalidation we heard (the replica has not caught up): ask the primary.
+      const heard = this.#l1?.get(id, { allowStale: true });
+      if (heard?.tomb && (fromReplica === undefined || fromReplica.ver < heard.ver)) {
+        this.#metrics?.cacheReplicaReads.inc({ namespace: this.#namespace, outcome: 'behind' });
+        return this.#decode(await this.#redis.get(this.#key(id)));
+      }
+      this.#metrics?.cacheReplicaReads.inc({ namespace: this.#namespace, outcome: 'served' });
+      return fromReplica;
+    }
+    return this.#decode(await this.#redis.get(this.#key(id)));
+  }
+
+  #decode(raw: string | null): CacheEntry<T> | undefined {
     if (!raw) return undefined;
     try {
       return decodeEntry<T>(raw);

@@ -42,6 +42,13 @@ export interface CreateRedisOptions {
   overrides?: RedisOptions;
   /** Called when the client (or a `duplicate()` of it, as BullMQ makes) is brought back from `end` (see {@link reviveAfterEnd}). */
   onRevive?: () => void;
+  /**
+   * `replica`: a read-only connection to a replica — Sentinel `role: 'slave'` (ioredis picks
+   * one the Sentinels list, and the primary when none is left), Cluster `scaleReads: 'slave'`.
+   * Only for reads that may lag the primary (docs/patterns/cache.md, replica reads). Standalone
+   * has no replicas: refused. Default `primary`.
+   */
+  readFrom?: 'primary' | 'replica';
 }
 
 /** Reconnect backoff: 50 ms doubling to 2 s, forever (ioredis' default grows without a cap). */
@@ -67,9 +74,20 @@ export const createRedis = (config: RedisConfig, options: CreateRedisOptions = {
 
 const openClient = (
   config: RedisConfig,
-  { role = 'command', connectionName, commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS, overrides }: CreateRedisOptions,
+  {
+    role = 'command',
+    connectionName,
+    commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
+    overrides,
+    readFrom = 'primary',
+  }: CreateRedisOptions,
 ): RedisClient => {
   const auth = urlAuth(config.url);
+  const mode = redisMode(config);
+  if (readFrom === 'replica' && mode === 'standalone') {
+    throw new Error('replica reads need Sentinel or Cluster: a standalone server has no replicas to read from');
+  }
+  const replica = readFrom === 'replica';
   if (!auth.tls && (config.tls?.ca || config.tls?.cert || config.tls?.key)) {
     throw new Error('TLS certificates were given for a redis:// URL: use rediss:// to connect with TLS');
   }
@@ -86,7 +104,7 @@ const openClient = (
     ...(tls ? { tls } : {}),
     ...overrides,
   };
-  switch (redisMode(config)) {
+  switch (mode) {
     case 'cluster': {
       const { db: _db, ...redisOptions } = common;
       const clusterOptions: ClusterOptions = {
@@ -94,6 +112,7 @@ const openClient = (
         clusterRetryStrategy: retryStrategy,
         enableOfflineQueue: common.enableOfflineQueue ?? true,
         maxRedirections: 16,
+        ...(replica ? { scaleReads: 'slave' as const } : {}),
       };
       return new Cluster(config.clusterNodes ?? [], clusterOptions);
     }
@@ -105,6 +124,7 @@ const openClient = (
         // Sentinels are asked where the primary is without credentials (keep them on a
         // private network); the ACL user from the URL authenticates to the data nodes.
         failoverDetector: true,
+        ...(replica ? { role: 'slave' as const } : {}),
         // With rediss:// the Sentinels are reached over TLS too, with the same certificates.
         ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       });

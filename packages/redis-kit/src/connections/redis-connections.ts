@@ -28,11 +28,12 @@ export class RedisConnections {
     private readonly options: RedisConnectionsOptions = {},
   ) {}
 
-  /** Open a connection in `role`; `label` names it (default: the role). */
-  open(role: ConnectionRole, label: string = role): RedisClient {
+  /** Open a connection in `role`; `label` names it (default: the role). `readFrom: 'replica'` reads from a replica. */
+  open(role: ConnectionRole, label: string = role, readFrom: 'primary' | 'replica' = 'primary'): RedisClient {
     const { onError, onRevive, commandTimeoutMs, registry } = this.options;
     const client = createRedis(this.config, {
       role,
+      readFrom,
       connectionName: `${this.namePrefix}:${label}`,
       onRevive: () => {
         connectionMetrics(registry)?.revived.inc({ connection: label });
