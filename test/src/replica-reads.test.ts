@@ -65,11 +65,16 @@ describe('catalog reading its cache from the replica (Sentinel)', () => {
       },
       { timeoutMs: 20_000, description: 'both instances serving the product after the failover' },
     );
-    const started = Date.now();
-    const res = await get(`${stack.catalog[0]!.baseUrl}/products/rr-a`);
-    expect(res.status).toBe(200);
-    expect(res.body.priceCents).toBe(900);
-    // No replica is left; the cache reads the primary at once, not after the command timeout.
-    expect(Date.now() - started).toBeLessThan(500);
+    // No replica is left: the cache reads the primary at once, not after the command timeout
+    // (750 ms) each time. A read caught in ioredis' own reconnect may still wait; the median may not.
+    const took: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const started = Date.now();
+      const res = await get(`${stack.catalog[i % 2]!.baseUrl}/products/rr-a`);
+      took.push(Date.now() - started);
+      expect(res.status).toBe(200);
+      expect(res.body.priceCents).toBe(900);
+    }
+    expect(took.sort((a, b) => a - b)[5]).toBeLessThan(300);
   }, 60_000);
 });
