@@ -118,15 +118,15 @@ export const redisSettings = (config: ServiceConfig, role: 'coordination' | 'cac
     config.REDIS_TLS_CA_FILE || config.REDIS_TLS_CERT_FILE || config.REDIS_TLS_KEY_FILE
       ? { ca: config.REDIS_TLS_CA_FILE, cert: config.REDIS_TLS_CERT_FILE, key: config.REDIS_TLS_KEY_FILE }
       : undefined;
-  const url = role === 'cache' && config.REDIS_CACHE_URL ? config.REDIS_CACHE_URL : config.REDIS_URL;
+  const ownCache = role === 'cache' && config.REDIS_CACHE_URL;
+  const url = ownCache ? config.REDIS_CACHE_URL! : config.REDIS_URL;
   const withTls = tls && url.startsWith('rediss:') ? { tls } : {};
-  return role === 'cache' && config.REDIS_CACHE_URL
-    ? { url, ...withTls }
-    : {
-        url,
-        sentinels: config.REDIS_SENTINELS,
-        sentinelName: config.REDIS_SENTINEL_NAME,
-        clusterNodes: config.REDIS_CLUSTER_NODES,
-        ...withTls,
-      };
+  if (ownCache) return { url, ...withTls };
+  return {
+    url,
+    sentinels: config.REDIS_SENTINELS,
+    sentinelName: config.REDIS_SENTINEL_NAME,
+    clusterNodes: config.REDIS_CLUSTER_NODES,
+    ...withTls,
+  };
 };
