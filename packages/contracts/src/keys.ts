@@ -28,6 +28,8 @@ export const keys = {
   order: {
     /** Idempotency record for `POST /orders` (scoped per customer so keys cannot collide across customers). */
     idempotency: (customerId: string, key: string) => `order:idempotency:${customerId}:${key}`,
+    /** Order's data-loss marker (redis-kit's `DataLossMarker`): gone means Redis lost what order wrote. */
+    redisMarker: 'order:redis-marker',
     /**
      * Sliding rankings (redis-kit's `SlidingRanking`: `<key>:<minute>` sorted sets and
      * `<key>:seen:<event id>` markers, one slot per ranking by its hash tag). Order writes them

@@ -1,6 +1,7 @@
 export * from './acl-audit/index.js';
 export * from './cache/index.js';
 export * from './connections/index.js';
+export * from './data-loss/index.js';
 export * from './events/index.js';
 export * from './field-encryption/index.js';
 export * from './idempotency/index.js';

@@ -1,5 +1,5 @@
 import { keys, type NotificationJob, type OrderExpiryJob, queues, type StorefrontEvent } from '@storefront/contracts';
-import { IdempotencyStore, SlidingRanking } from '@storefront/redis-kit';
+import { DataLossMarker, IdempotencyStore, SlidingRanking } from '@storefront/redis-kit';
 import { DATABASE_BUDGET_MS, NotificationSealing, placeWorstCaseMs, type ServiceHost } from '@storefront/service-defaults';
 import { CatalogClient } from './clients/catalog-client.js';
 import type { OrderConfig } from './config.js';
@@ -59,6 +59,15 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
   // An intent older than any live placement can be (worst case + margin) is a dead one.
   const abandonedAfterMs = placeWorstCaseMs(config) + DATABASE_BUDGET_MS;
   host.sweeper('order-intents', config.ORDER_SWEEP_INTERVAL, () => orders.releaseAbandoned(abandonedAfterMs));
+  // Redis replaced by an empty node: the jobs of rows already marked published are gone with it.
+  // One instance notices (the marker's SET NX) and relays the recent rows again.
+  const marker = new DataLossMarker(redis, { name: 'order', key: keys.order.redisMarker, owner: host.instanceId, registry });
+  host.sweeper('order-redis-loss', config.ORDER_REDIS_LOSS_CHECK_INTERVAL, async () => {
+    if ((await marker.check()) === 'present') return 0;
+    const redriven = await relay.redrive(config.ORDER_REDIS_LOSS_REDRIVE_WINDOW);
+    host.logger.warn({ redriven, windowMs: config.ORDER_REDIS_LOSS_REDRIVE_WINDOW }, 'redis lost its data: outbox re-driven');
+    return redriven;
+  });
   // Placing keeps the key with the order in Postgres and replays from there: see IdempotencyStore workIsIdempotent.
   const idempotency = new IdempotencyStore(redis, {
     waitMs: 1_000,

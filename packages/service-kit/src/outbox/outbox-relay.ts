@@ -177,6 +177,23 @@ export class OutboxRelay<E> {
     this.#pausedUntil = Date.now() + pause;
   }
 
+  /**
+   * Hand the rows published in the last `withinMs` to the relay again (they become pending
+   * and go out in commit order, older unpublished rows first), and run soon. For when the
+   * place the handler published to lost what it received — a Redis that came back empty —
+   * which only the database still knows. Handlers are idempotent, so rows whose effects
+   * survived are harmless repeats. Resolves with how many rows were handed back.
+   */
+  async redrive(withinMs: number): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `UPDATE ${this.#table} SET published_at = NULL WHERE published_at >= now() - make_interval(secs => $1::float8 / 1000)`,
+      [withinMs],
+    );
+    this.#pausedUntil = 0;
+    this.kick();
+    return rowCount ?? 0;
+  }
+
   /** Claim and handle one batch. */
   runOnce(): Promise<BatchResult> {
     return withTransaction(this.db, async (client) => {

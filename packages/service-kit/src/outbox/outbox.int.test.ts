@@ -79,6 +79,29 @@ describe('OutboxRelay', () => {
     expect(published).toEqual([0, 2, 1]);
   });
 
+  it('re-drives the rows published within the window, in commit order, at once, and leaves older rows alone', async () => {
+    await append(0, 10);
+    const seen: number[] = [];
+    const r = relay(
+      async (event) => {
+        seen.push(event.n);
+      },
+      { intervalMs: 60_000 },
+    );
+    r.start();
+    await waitFor(async () => (await pendingRows()) === 0, { description: 'every row published' });
+    // Rows 0–4 went out an hour ago; 5–9 just now.
+    await pool.query("UPDATE outbox SET published_at = now() - interval '1 hour' WHERE (event->>'n')::int < 5");
+    expect(await r.redrive(60_000)).toBe(5);
+    // Not at the next poll (a minute away): the re-drive runs the relay itself.
+    await waitFor(async () => seen.length === 15 && (await pendingRows()) === 0, {
+      timeoutMs: 5_000,
+      description: 'the re-driven rows published again',
+    });
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 5, 6, 7, 8, 9]);
+    expect(await r.redrive(0)).toBe(0);
+  });
+
   it('with concurrency, a slow row does not hold up the others, and rows of one key stay in order behind a failure', async () => {
     await append(0, 12);
     const order: number[] = [];

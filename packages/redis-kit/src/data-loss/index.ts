@@ -1,0 +1,1 @@
+export { DataLossMarker, type DataLossMarkerOptions, type MarkerCheck } from './data-loss-marker.js';
