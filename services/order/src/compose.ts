@@ -65,7 +65,11 @@ export const compose = async (host: ServiceHost<OrderConfig>) => {
   host.sweeper('order-redis-loss', config.ORDER_REDIS_LOSS_CHECK_INTERVAL, async () => {
     if ((await marker.check()) === 'present') return 0;
     const redriven = await relay.redrive(config.ORDER_REDIS_LOSS_REDRIVE_WINDOW);
-    host.logger.warn({ redriven, windowMs: config.ORDER_REDIS_LOSS_REDRIVE_WINDOW }, 'redis lost its data: outbox re-driven');
+    // A fresh Redis is "missing" too; with nothing recent to send again it is no news.
+    host.logger[redriven > 0 ? 'warn' : 'info'](
+      { redriven, windowMs: config.ORDER_REDIS_LOSS_REDRIVE_WINDOW },
+      'redis holds no data-loss marker (lost its data, or new): recent outbox rows re-driven',
+    );
     return redriven;
   });
   // Placing keeps the key with the order in Postgres and replays from there: see IdempotencyStore workIsIdempotent.
