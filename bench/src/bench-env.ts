@@ -43,7 +43,7 @@ export const startBenchEnv = async () => {
     customerTokens: (count: number) =>
       Promise.all(Array.from({ length: count }, (_, i) => credentials.identity.token(`bench-c${i}`))),
     database: (label: string) => createTestDatabase(postgres.url, label),
-    /** Start a built service on a free port, logging at warn (readiness from /health/live). */
+    /** Start a built service on a free port, logging at info as in production (its lines discarded unread; readiness from /health/ready). */
     async service(name: 'catalog' | 'order' | 'notifier', env: Record<string, string>): Promise<ServiceProcess> {
       const port = await freePort();
       const proc = await startServiceProcess({
@@ -54,11 +54,12 @@ export const startBenchEnv = async () => {
           ...credentials.env[name],
           // The load comes from one address (loopback): the per-address limit would cap the bench.
           RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '100000000',
-          LOG_LEVEL: 'warn',
+          LOG_LEVEL: 'info',
           REGISTRY_TTL_MS: '3000',
           ...env,
         },
         readyPath: '/health/ready',
+        discardLogs: true,
       });
       processes.push(proc);
       return proc;

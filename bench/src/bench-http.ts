@@ -80,7 +80,17 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
   const rL1 = ratio(a1.rps, b.rps);
   const pL1 = ratio(a1.p99, b.p99);
   const rL2 = ratio(a2.rps, b.rps);
+  const rStack = ratio(st.rps, b.rps);
   return [
+    {
+      name: 'service-kit HTTP stack, constant JSON',
+      measured: `${Math.round(st.rps)} req/s, p99 ${st.p99} ms (request logs at info, metrics, helmet headers, request ids)`,
+      ceiling: `bare Express ${Math.round(b.rps)} req/s, p99 ${b.p99} ms`,
+      ratio: rStack,
+      goal: '>= 0.85x req/s',
+      met: rStack !== null && rStack >= 0.85,
+      correct: errors === 0,
+    },
     {
       name: 'GET /products/:id from L1',
       measured: `${Math.round(a1.rps)} req/s, p99 ${a1.p99} ms`,

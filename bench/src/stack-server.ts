@@ -1,13 +1,13 @@
 // A second ceiling: the same constant JSON, served through service-kit's full HTTP stack
-// (helmet, request ids, pino-http, the HTTP histogram, body parser, problem+json) but
+// (helmet's headers, request ids and request logs, the HTTP histogram, body parser, problem+json) but
 // without any data access. The gap to the bare app is what the stack costs; the gap
 // from here to catalog is what the cache path costs. argv: port, body JSON
-import { createMetrics, createServiceApp, Health } from '@storefront/service-kit';
-import { pino } from 'pino';
+import { createLogger, createMetrics, createServiceApp, Health } from '@storefront/service-kit';
 
 const [port, body] = process.argv.slice(2);
 const app = createServiceApp({
-  logger: pino({ level: 'warn' }),
+  // Logging as the services do (info, one line per request, redaction on); stdout goes nowhere.
+  logger: createLogger({ service: 'stack-ceiling', level: 'info' }),
   metrics: createMetrics('stack-ceiling'),
   health: new Health(),
   routes: (a) => {

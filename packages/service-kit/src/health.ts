@@ -74,12 +74,12 @@ export class Health {
 /** `/health/live` (the process answers and can recover by itself) and `/health/ready` (dependencies answer, not draining). */
 export const healthRouter = (health: Health): Router => {
   const router = Router();
-  router.get('/health/live', (_req, res) => {
+  router.get('/live', (_req, res) => {
     const reason = health.unrecoverable;
     if (reason) res.status(503).json({ status: 'unrecoverable', reason });
     else res.json({ status: 'ok' });
   });
-  router.get('/health/ready', async (_req, res) => {
+  router.get('/ready', async (_req, res) => {
     const { ready, checks } = await health.readiness();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
   });

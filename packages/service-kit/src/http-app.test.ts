@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { createIdentity, createServiceKeys, type Identity, type ServiceKeys } from '@storefront/testing';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
 import { pino } from 'pino';
 import request from 'supertest';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -267,7 +268,7 @@ describe('createServiceApp', () => {
 });
 
 describe('logging', () => {
-  it('redacts every credential-bearing header from request logs, whatever its name', async () => {
+  it('logs a refused request with its headers, every credential-bearing one redacted whatever its name', async () => {
     const lines: string[] = [];
     const { app } = build(lines);
     await request(app)
@@ -290,6 +291,85 @@ describe('logging', () => {
       expect(logged).not.toContain(secret);
     }
     expect(logged).toContain('not-a-secret');
+  });
+});
+
+type LogLine = {
+  level: number;
+  msg: string;
+  reqId?: string;
+  responseTime: number;
+  req: { headers?: unknown };
+  res: { statusCode: number };
+};
+
+describe('request logs and security headers', () => {
+  it('logs one line per request with its id, route template, status and time, no headers on a success, nothing for health checks', async () => {
+    const lines: string[] = [];
+    const { app } = build(lines);
+    const res = await request(app).get('/things/42').set('x-request-id', 'req-7').set('x-trace', 'a-header');
+    expect(res.status).toBe(200);
+    await request(app).get('/health/live');
+    const logged = lines.map((l) => JSON.parse(l) as LogLine);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      level: 30,
+      msg: 'request completed',
+      reqId: 'req-7',
+      route: '/things/:id',
+      req: { method: 'GET', url: '/things/42' },
+      res: { statusCode: 200 },
+    });
+    expect(logged[0]!.responseTime).toBeGreaterThanOrEqual(0);
+    expect(logged[0]!.req.headers).toBeUndefined();
+    // A refused request is a warning, with the request id on the error handler's line too.
+    lines.length = 0;
+    await request(app).get('/down').set('x-request-id', 'req-8');
+    const down = lines.map((l) => JSON.parse(l) as LogLine);
+    expect(down.every((l) => l.reqId === 'req-8' && l.level === 40)).toBe(true);
+    expect(down.find((l) => l.msg === 'request completed')?.res.statusCode).toBe(503);
+  });
+
+  it('sends exactly the headers helmet sends, for its defaults and for a custom policy', async () => {
+    for (const options of [
+      undefined,
+      { contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"] } } },
+    ]) {
+      const reference = express();
+      reference.use(helmet(options));
+      reference.get('/x', (_req, res) => {
+        res.json({});
+      });
+      const ours = createServiceApp({
+        logger: pino({ level: 'silent' }),
+        metrics: createMetrics('test'),
+        health: new Health(),
+        securityHeaders: options,
+        routes: (a) =>
+          a.get('/x', (_req, res) => {
+            res.json({});
+          }),
+      });
+      const [want, got] = [await request(reference).get('/x'), await request(ours).get('/x')];
+      const security = (h: Record<string, string>) =>
+        Object.fromEntries(
+          Object.entries(h).filter(
+            ([k]) =>
+              ![
+                'date',
+                'etag',
+                'content-length',
+                'content-type',
+                'connection',
+                'x-request-id',
+                'x-powered-by',
+                'keep-alive',
+              ].includes(k),
+          ),
+        );
+      expect(Object.keys(security(want.headers)).length).toBeGreaterThan(8);
+      expect(security(got.headers)).toEqual(security(want.headers));
+    }
   });
 });
 

@@ -38,9 +38,30 @@ export const routeTemplate = (req: Request): string => {
 export const httpMetricsMiddleware =
   (metrics: ServiceMetrics): RequestHandler =>
   (req, res, next) => {
-    const end = metrics.httpDuration.startTimer();
-    res.on('finish', () => {
-      end({ method: req.method, route: routeTemplate(req), status_code: String(res.statusCode) });
+    const started = performance.now();
+    res.once('finish', () => {
+      series(metrics, req.method, routeTemplate(req), res.statusCode).observe((performance.now() - started) / 1000);
     });
     next();
   };
+
+/**
+ * The histogram's child for one label set, looked up once and kept: prom-client hashes the
+ * label object on every `observe(labels, v)`; a child observes without. Bounded like the
+ * labels themselves (methods × route templates × status codes).
+ */
+const children = new WeakMap<ServiceMetrics, Map<string, ReturnType<ServiceMetrics['httpDuration']['labels']>>>();
+const series = (metrics: ServiceMetrics, method: string, route: string, status: number) => {
+  let byKey = children.get(metrics);
+  if (!byKey) {
+    byKey = new Map();
+    children.set(metrics, byKey);
+  }
+  const key = `${method} ${status} ${route}`;
+  let child = byKey.get(key);
+  if (!child) {
+    child = metrics.httpDuration.labels({ method, route, status_code: String(status) });
+    byKey.set(key, child);
+  }
+  return child;
+};

@@ -45,7 +45,8 @@ export const problemHandler =
   (logger: Logger, unavailable?: UnavailableClassifier): ErrorRequestHandler =>
   (error, req, res, _next) => {
     const appError = toAppError(error, unavailable);
-    const log = (req as { log?: Logger }).log ?? logger;
+    const reqId = (req as { id?: string }).id;
+    const log = reqId ? logger.child({ reqId }) : logger;
     if (appError.status === 503) {
       // Expected while a dependency is away: what and why, no stack.
       const cause = appError.cause instanceof Error ? appError.cause.message : undefined;

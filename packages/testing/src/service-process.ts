@@ -26,6 +26,12 @@ export interface StartServiceOptions {
    * "listening" log line (for processes run with LOG_LEVEL above info). Needs a fixed PORT.
    */
   readyPath?: string;
+  /**
+   * Send its stdout nowhere instead of parsing it (`logs` stays empty): for a benchmark,
+   * where logging stays on at info but the harness must not spend CPU reading every line.
+   * Needs `readyPath`.
+   */
+  discardLogs?: boolean;
 }
 
 /**
@@ -37,11 +43,13 @@ export const startServiceProcess = async ({
   env,
   startTimeoutMs = 30_000,
   readyPath,
+  discardLogs = false,
 }: StartServiceOptions): Promise<ServiceProcess> => {
+  if (discardLogs && !readyPath) throw new Error('startServiceProcess: discardLogs needs readyPath');
   const child = track(
     spawn(process.execPath, [entry], {
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', discardLogs ? 'ignore' : 'pipe', 'pipe'],
     }),
   );
   const logs: Record<string, unknown>[] = [];
@@ -55,18 +63,19 @@ export const startServiceProcess = async ({
       () => reject(new Error(`${entry} did not start within ${startTimeoutMs} ms: ${stderr}`)),
       startTimeoutMs,
     );
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entryLog = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entryLog);
-        if (typeof entryLog.msg === 'string' && entryLog.msg.endsWith('listening')) {
-          clearTimeout(timer);
-          resolve(Number(entryLog.port));
+    if (child.stdout)
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        try {
+          const entryLog = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entryLog);
+          if (typeof entryLog.msg === 'string' && entryLog.msg.endsWith('listening')) {
+            clearTimeout(timer);
+            resolve(Number(entryLog.port));
+          }
+        } catch {
+          // not JSON: ignore
         }
-      } catch {
-        // not JSON: ignore
-      }
-    });
+      });
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`${entry} exited with ${code} before listening: ${stderr.trim()}`));
