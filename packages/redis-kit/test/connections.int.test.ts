@@ -23,6 +23,37 @@ describe('createRedis (standalone)', () => {
     }
   });
 
+  it("reports a failed automatic re-subscription as the client's error, not an unhandled rejection that would end the process", async () => {
+    const server = await startRedisServer({
+      config: ['user default off', 'user watcher on >watcher-secret resetchannels &news:* +@all -@dangerous +info'],
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const subscriber = createRedis({ url: `redis://watcher:watcher-secret@127.0.0.1:${server.port}` }, { role: 'subscriber' });
+    const errors: Error[] = [];
+    subscriber.on('error', (e: Error) => errors.push(e));
+    try {
+      await subscriber.subscribe('news:today');
+      // The channel is taken away: Redis drops the subscribed connection, ioredis reconnects
+      // and re-subscribes by itself, and Redis refuses it.
+      await adminCommand(server.port, 'ACL', 'SETUSER', 'watcher', 'resetchannels', '&other:*');
+      await waitFor(() => errors.some((e) => /NOPERM/.test(e.message)), {
+        description: 'the refused re-subscription reported as an error',
+        timeoutMs: 5_000,
+      });
+      // Give an unhandled rejection the turn it would need to be reported.
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+      // A caller that awaits its own subscribe still gets its rejection.
+      await expect(subscriber.subscribe('news:tomorrow')).rejects.toThrow(/NOPERM/);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      subscriber.disconnect();
+      await server.stop();
+    }
+  });
+
   it('fails fast in the producer role while Redis is unreachable', async () => {
     const server = await startRedisServer();
     const client = createRedis({ url: server.url }, { role: 'producer' });

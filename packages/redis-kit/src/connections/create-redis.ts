@@ -1,5 +1,6 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type RedisConfig, redisMode, urlAuth } from './redis-config.js';
+import { reportResubscribeErrors } from './resubscribe-errors.js';
 import { reviveAfterEnd } from './revive-after-end.js';
 
 /** A standalone/Sentinel client or a Cluster client; both speak the same commands. */
@@ -65,6 +66,7 @@ export const createRedis = (config: RedisConfig, options: CreateRedisOptions = {
   const client = openClient(config, options);
   const revive = (c: RedisClient) => {
     reviveAfterEnd(c, { onRevive: options.onRevive });
+    reportResubscribeErrors(c);
     const duplicate = c.duplicate.bind(c) as (...args: unknown[]) => RedisClient;
     (c as { duplicate: (...args: unknown[]) => RedisClient }).duplicate = (...args) => revive(duplicate(...args));
     return c;
