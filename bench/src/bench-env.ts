@@ -60,6 +60,10 @@ export const startBenchEnv = async () => {
         },
         readyPath: '/health/ready',
         discardLogs: true,
+        // BENCH_PROFILE_DIR=<dir>: every service writes a CPU profile there when it stops (docs/benchmarks.md).
+        nodeArgs: process.env.BENCH_PROFILE_DIR
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, `--cpu-prof-name=${name}-${port}.cpuprofile`]
+          : [],
       });
       processes.push(proc);
       return proc;

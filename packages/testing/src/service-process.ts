@@ -32,6 +32,8 @@ export interface StartServiceOptions {
    * Needs `readyPath`.
    */
   discardLogs?: boolean;
+  /** Flags for Node itself, before the entry (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -44,10 +46,11 @@ export const startServiceProcess = async ({
   startTimeoutMs = 30_000,
   readyPath,
   discardLogs = false,
+  nodeArgs = [],
 }: StartServiceOptions): Promise<ServiceProcess> => {
   if (discardLogs && !readyPath) throw new Error('startServiceProcess: discardLogs needs readyPath');
   const child = track(
-    spawn(process.execPath, [entry], {
+    spawn(process.execPath, [...nodeArgs, entry], {
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
       stdio: ['ignore', discardLogs ? 'ignore' : 'pipe', 'pipe'],
     }),
