@@ -93,7 +93,10 @@ describe('one trace per order', () => {
         const attempts = all.filter((s) => s.service === 'notifier' && s.name === 'process notifications');
         const webhook = all.filter((s) => s.service === 'notifier' && s.kind === 'client' && s.name === 'POST');
         const services = new Set(all.map((s) => s.service));
-        return attempts.length >= 2 && webhook.length >= 2 && services.size === 3 ? all : undefined;
+        // order's relay spans end after the job is queued and go out in order's next batch,
+        // which can come after the notifier's: wait for them too.
+        const relayed = all.some((s) => s.service === 'order' && s.name === 'outbox relay');
+        return attempts.length >= 2 && webhook.length >= 2 && services.size === 3 && relayed ? all : undefined;
       },
       {
         timeoutMs: 30_000,
