@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { type RedisProcess, startRedisServer, track } from '@storefront/testing';
+import { type RedisProcess, runNodeProcesses, startRedisServer } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
@@ -60,17 +58,9 @@ describe('DataLossMarker', () => {
     const redis = connect();
     await redis.flushall();
     const barrier = `svc:barrier:${Date.now()}`;
-    const children = Array.from({ length: 4 }, () =>
-      track(spawn(process.execPath, [fixture('loss-checker.mjs'), server.adminUrl, KEY, '4', barrier])),
-    );
-    const outputs = children.map((c) => {
-      let out = '';
-      c.stdout!.on('data', (d) => (out += d));
-      return () => out;
-    });
-    const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
-    expect(codes).toEqual([0, 0, 0, 0]);
-    const outcomes = outputs.map((o) => (JSON.parse(o()) as { outcome: string }).outcome).sort();
+    const runs = await runNodeProcesses(4, fixture('loss-checker.mjs'), [server.adminUrl, KEY, '4', barrier]);
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    const outcomes = runs.map((r) => (JSON.parse(r.stdout) as { outcome: string }).outcome).sort();
     expect(outcomes).toEqual(['missing', 'present', 'present', 'present']);
   }, 30_000);
 

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { startRedisServer, track, waitFor } from '@storefront/testing';
+import { runNodeProcesses, startRedisServer, waitFor } from '@storefront/testing';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedis, type RedisClient } from '../src/connections/create-redis.js';
@@ -97,17 +95,9 @@ describe('SlidingRanking', () => {
 
   it('counts each of 200 events once while 4 processes offer all of them at the same time', async () => {
     const key = unique();
-    const children = Array.from({ length: 4 }, () =>
-      track(spawn(process.execPath, [fixture('ranking-recorder.mjs'), inject('redisUrl'), key, '200', '4'])),
-    );
-    const outputs = children.map((c) => {
-      let out = '';
-      c.stdout!.on('data', (d) => (out += d));
-      return () => out;
-    });
-    const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
-    expect(codes).toEqual([0, 0, 0, 0]);
-    const counted = outputs.map((o) => (JSON.parse(o()) as { counted: number }).counted);
+    const runs = await runNodeProcesses(4, fixture('ranking-recorder.mjs'), [inject('redisUrl'), key, '200', '4']);
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    const counted = runs.map((r) => (JSON.parse(r.stdout) as { counted: number }).counted);
     expect(counted.reduce((a, b) => a + b, 0)).toBe(200);
     const ranking = new SlidingRanking(connect(), { name: 'check', key });
     expect(await ranking.top(10)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4'].map((member) => ({ member, score: 40 })));

@@ -1,4 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 const live = new Set<ChildProcess>();
 
@@ -34,4 +35,24 @@ export const stopChild = async (child: ChildProcess, signal: NodeJS.Signals = 'S
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   await exited;
   clearTimeout(timer);
+};
+
+/**
+ * Run `count` Node processes of `script` with `args` at the same time (tracked), and resolve
+ * with each one's exit code and everything it wrote to stdout, in start order — for claims
+ * that need real concurrency across processes.
+ */
+export const runNodeProcesses = async (
+  count: number,
+  script: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string }[]> => {
+  const children = Array.from({ length: count }, () => track(spawn(process.execPath, [script, ...args])));
+  const outputs = children.map((c) => {
+    let out = '';
+    c.stdout?.on('data', (d) => (out += d));
+    return () => out;
+  });
+  const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0] as number | null));
+  return codes.map((code, i) => ({ code, stdout: outputs[i]!() }));
 };

@@ -12,7 +12,7 @@ declare module 'vitest' {
 
 export { randomAclPasswords, renderAcl, renderAclFile } from './acl.js';
 export { adminCommand, infoFields } from './admin-client.js';
-export { pidAlive, stopChild, track } from './child-processes.js';
+export { pidAlive, runNodeProcesses, stopChild, track } from './child-processes.js';
 export { type ClusterNodeInfo, type ClusterOptions, parseClusterNodes, type RedisCluster, startCluster } from './cluster.js';
 export { freePort } from './free-port.js';
 export {
