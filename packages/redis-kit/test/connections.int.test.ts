@@ -256,6 +256,27 @@ describe('createRedis (Cluster)', () => {
       await cluster.stop();
     }
   }, 60_000);
+
+  it('a producer (no offline queue) whose Cluster is gone fails fast with an error read as "unavailable"', async () => {
+    const cluster = await startCluster();
+    const client = createRedis({ url: 'redis://127.0.0.1:6379', clusterNodes: cluster.seeds }, { role: 'producer' });
+    client.on('error', () => {});
+    try {
+      await waitFor(() => client.status === 'ready', { description: 'client ready' });
+      await client.set('k', '1');
+      await cluster.stop();
+      const started = performance.now();
+      const error = await client.get('k').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(isRedisUnavailable(error), (error as Error).message).toBe(true);
+      expect(performance.now() - started, (error as Error).message).toBeLessThan(1_000);
+      // What ioredis says when a failover keeps redirecting a command past its budget.
+      expect(isRedisUnavailable(new Error('Too many Cluster redirections. Last error: Error: TRYAGAIN'))).toBe(true);
+    } finally {
+      client.disconnect();
+      await cluster.stop();
+    }
+  }, 60_000);
 });
 
 describe('replicaAcknowledgement', () => {

@@ -13,6 +13,8 @@ export interface FaultFigures {
   fastHonest: number;
   /** Answers that were 500 (or any 5xx other than 503), and attempts that hung past 1 s. */
   errors5xx: number;
+  /** Those answers as `<status> <problem code>`, for the failure message. */
+  errors5xxSeen: string[];
   slow: number;
   /** First to last failed answer of an attempt sent from the fault on (ms). */
   errorWindowMs: number | null;
@@ -56,13 +58,15 @@ export const faultFigures = (
   const after = all.filter((a) => a.at >= from).sort((a, b) => a.at + a.ms - (b.at + b.ms));
   const failures = after.filter(isFailure);
   const firstSuccess = after.find((a) => a.status === 201);
+  const wrong5xx = during.filter((a) => typeof a.status === 'number' && a.status >= 500 && a.status !== 503);
   return {
     fault,
     from,
     to,
     attempts: during.length,
     fastHonest: during.length ? during.filter((a) => isFastHonest(a, to)).length / during.length : 1,
-    errors5xx: during.filter((a) => typeof a.status === 'number' && a.status >= 500 && a.status !== 503).length,
+    errors5xx: wrong5xx.length,
+    errors5xxSeen: wrong5xx.map((a) => `${a.status} ${a.code ?? '(no code)'}`),
     slow: during.filter((a) => a.ms >= 1000).length,
     errorWindowMs: failures.length ? failures.at(-1)!.at + failures.at(-1)!.ms - (failures[0]!.at + failures[0]!.ms) : null,
     firstSuccessMs: firstSuccess ? firstSuccess.at + firstSuccess.ms - from : null,

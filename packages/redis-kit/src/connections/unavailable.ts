@@ -6,6 +6,8 @@ const CLIENT_MESSAGES = [
   'None of startup nodes is available', // Cluster
   'Failed to refresh slots cache', // Cluster
   'No master node is available', // Cluster pipeline during a failover
+  "Cluster isn't ready and enableOfflineQueue options is false", // Cluster producer while the slots are refreshed
+  'Too many Cluster redirections', // MOVED/TRYAGAIN/connection errors until the redirect budget ran out (a failover)
 ];
 /** Replies with which a server says "not now": loading data, demoted in a failover, no quorum, … */
 const SERVER_PREFIXES = ['LOADING', 'READONLY', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'NOREPLICAS', 'BUSY'];
