@@ -90,24 +90,86 @@ describe('RedisLock', () => {
     await blocker.release();
   });
 
-  it('wakes a waiter when the holder releases, instead of letting it sleep out its delay', async () => {
-    const key = ns();
-    const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });
-    try {
-      // A 60 s retry delay: without the release notice the waiter would time out first.
-      const lock = new RedisLock(redis, { retryDelayMs: 60_000, acquireTimeoutMs: 5_000, wakeOnRelease: subscriber });
-      const holder = await lock.acquire(key);
-      const waiting = lock.acquire(key);
-      await waitFor(async () => ((await redis.pubsub('NUMSUB', `${key}:released`)) as [string, number])[1] === 1, {
-        description: 'waiter subscribed',
-      });
-      await holder.release();
-      const next = await waiting;
-      expect(next.fence).toBe(holder.fence + 1);
-      await next.release();
-    } finally {
-      subscriber.disconnect();
-    }
+  describe('hand-off', () => {
+    /** `n` tokens in the queue and `listening` waiters subscribed to their hand-off channels. */
+    const queued = (key: string, n: number, listening = n) =>
+      waitFor(
+        async () =>
+          (await redis.zcard(`${key}:queue`)) === n &&
+          ((await redis.pubsub('CHANNELS', `${key}:handoff:*`)) as string[]).length === listening,
+        { description: `${n} waiter(s) queued, ${listening} listening` },
+      );
+
+    it('gives the lock on release straight to the waiter, with the next fence, without it having to look again', async () => {
+      const key = ns();
+      const registry = new Registry();
+      const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });
+      try {
+        const lock = new RedisLock(redis, { handOff: subscriber, registry });
+        const holder = await lock.acquire(key);
+        const waiting = lock.acquire(key);
+        await queued(key, 1);
+        const released = performance.now();
+        expect(await holder.release()).toBe(true);
+        const next = await waiting;
+        // A look would come a second after the last: the message, not a look, gave it the lock.
+        expect(performance.now() - released).toBeLessThan(150);
+        expect(next.fence).toBe(holder.fence + 1);
+        expect(await redis.get(key)).toBe(next.token);
+        expect(await redis.zcard(`${key}:queue`)).toBe(0);
+        expect(await registry.metrics()).toMatch(/lock_handoffs_total 1/);
+        expect(await next.release()).toBe(true);
+        expect(await redis.exists(key)).toBe(0);
+      } finally {
+        subscriber.disconnect();
+      }
+    });
+
+    it('a waiter that missed its hand-off message finds the lock is its own when it looks again', async () => {
+      const key = ns();
+      const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });
+      try {
+        const lock = new RedisLock(redis, { handOff: subscriber });
+        const holder = await lock.acquire(key);
+        const waiting = lock.acquire(key);
+        await queued(key, 1);
+        // The message is lost (as in a reconnect): the waiter's connection stops listening.
+        await subscriber.unsubscribe();
+        await holder.release();
+        const next = await waiting;
+        expect(next.fence).toBe(holder.fence + 1);
+        await next.release();
+      } finally {
+        subscriber.disconnect();
+      }
+    });
+
+    it('skips a waiter that gave up; one that vanished while queued holds the lock one TTL at most', async () => {
+      const key = ns();
+      const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });
+      try {
+        const lock = new RedisLock(redis, { handOff: subscriber, ttlMs: 300 });
+        const holder = await lock.acquire(key);
+        await expect(lock.acquire(key, { timeoutMs: 100 })).rejects.toBeInstanceOf(LockTimeoutError);
+        expect(await redis.zcard(`${key}:queue`)).toBe(0);
+        // A process that queued (ahead of the next waiter: an earlier deadline) and died.
+        await redis.zadd(`${key}:queue`, Date.now() + 3_000, 'vanished');
+        const waiting = lock.acquire(key, { timeoutMs: 5_000 });
+        await queued(key, 2, 1);
+        const released = performance.now();
+        await holder.release();
+        expect(await redis.get(key)).toBe('vanished');
+        const next = await waiting;
+        const waited = performance.now() - released;
+        expect(next.fence).toBe(holder.fence + 2);
+        expect(waited).toBeGreaterThanOrEqual(250);
+        // The lock's TTL (300 ms), then the waiter's next look, which comes at the holder's expiry.
+        expect(waited).toBeLessThan(300 + 400);
+        await next.release();
+      } finally {
+        subscriber.disconnect();
+      }
+    });
   });
 
   it('raises a lost fencing counter past the fence the store holds, and never lowers it', async () => {
@@ -225,15 +287,55 @@ describe('RedisLock', () => {
 });
 
 describe('RedisLock across processes', () => {
-  it('never lets two processes hold the lock at once: 4 processes × 50 read-modify-writes lose no update', async () => {
+  /** The longest run of consecutive grants to one process in grants `from`…`to`, and the fewest any process got there. */
+  const grantsOf = async (key: string, from: number, to: number) => {
+    const grants = await redis.lrange(`${key}:grants`, from, to);
+    let longestRun = 1;
+    for (let i = 1, run = 1; i < grants.length; i++) {
+      run = grants[i] === grants[i - 1] ? run + 1 : 1;
+      longestRun = Math.max(longestRun, run);
+    }
+    const counts = new Map<string, number>();
+    for (const g of grants) counts.set(g, (counts.get(g) ?? 0) + 1);
+    const shares = [...counts.values()];
+    return { longestRun, fewest: Math.min(...shares), order: grants.join(' ') };
+  };
+
+  it.each(['polling', 'handoff'])(
+    'never lets two processes hold the lock at once (%s): 4 processes × 50 read-modify-writes lose no update',
+    async (mode) => {
+      const key = ns();
+      const children = Array.from({ length: 4 }, (_, i) =>
+        track(
+          spawn(process.execPath, [fixture('lock-contender.mjs'), inject('redisUrl'), key, '50', '4', mode, `p${i}`], {
+            stdio: 'inherit',
+          }),
+        ),
+      );
+      const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
+      expect(codes).toEqual([0, 0, 0, 0]);
+      expect(Number(await redis.get(`${key}:counter`))).toBe(200);
+      expect(Number(await redis.get(`${key}:violations`))).toBe(0);
+    },
+    60_000,
+  );
+
+  it('hands the lock over fairly across processes: waiters are served in turn, none runs ahead', async () => {
     const key = ns();
-    const children = Array.from({ length: 4 }, () =>
-      track(spawn(process.execPath, [fixture('lock-contender.mjs'), inject('redisUrl'), key, '50', '4'], { stdio: 'inherit' })),
+    const children = Array.from({ length: 4 }, (_, i) =>
+      track(
+        spawn(process.execPath, [fixture('lock-contender.mjs'), inject('redisUrl'), key, '50', '4', 'handoff', `p${i}`], {
+          stdio: 'inherit',
+        }),
+      ),
     );
-    const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
-    expect(codes).toEqual([0, 0, 0, 0]);
-    expect(Number(await redis.get(`${key}:counter`))).toBe(200);
-    expect(Number(await redis.get(`${key}:violations`))).toBe(0);
+    expect(await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]))).toEqual([0, 0, 0, 0]);
+    // Past the start (the first holder runs alone until the others queue), 100 grants while all
+    // four contend: each release hands over to the one waiting longest, so nobody gets the lock
+    // twice running and each gets a fair share. Polling fails both (runs of 10–18 seen).
+    const { longestRun, fewest, order } = await grantsOf(key, 10, 109);
+    expect(longestRun, order).toBeLessThanOrEqual(2);
+    expect(fewest, order).toBeGreaterThanOrEqual(20);
   }, 60_000);
 
   it('rejects the late write of a holder paused (SIGSTOP) past its TTL, by its fencing token', async () => {

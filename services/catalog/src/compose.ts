@@ -37,12 +37,12 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
   host.shutdown.add('workers', 'stop cache listener', () => cache.stop());
   const products = new ProductStore(db);
   const catalog = new CatalogService(products, cache, await host.events(), config.CATALOG_CACHE === 'on');
-  // A hot SKU serialises its reservations: waiters retry on a short jittered delay (5 ms
-  // base, capped by the holder's remaining TTL) so hand-offs are quick; docs/benchmarks.md.
+  // A hot SKU serialises its reservations: waiters queue, and each release hands the lock
+  // to the one waiting longest (fair, one wake-up per release); docs/patterns/locks.md.
   const lock = new RedisLock(redis, {
     ttlMs: config.STOCK_LOCK_TTL_MS,
     acquireTimeoutMs: config.STOCK_LOCK_WAIT,
-    retryDelayMs: 5,
+    handOff: host.connection('subscriber', 'locks'),
     registry,
   });
   const stock = new StockService(db, products, new ReservationStore(db), lock, catalog);

@@ -25,6 +25,11 @@ export const lockMetrics = perRegistry((registers) => ({
     help: 'Fencing counters moved up to a fence the store held (the counter was lost or reset in Redis)',
     registers,
   }),
+  lockHandOffs: new Counter({
+    name: 'lock_handoffs_total',
+    help: 'Releases that handed the lock straight to the first waiter in its queue (hand-off mode)',
+    registers,
+  }),
   lockHeld: new Histogram({
     name: 'lock_held_seconds',
     help: 'How long leases were held',

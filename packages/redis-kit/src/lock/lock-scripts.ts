@@ -43,17 +43,65 @@ return 0
 `,
 );
 
-/** Compare-and-delete, then announce the release on ARGV[2] so waiters retry at once. */
-export const releaseAndNotifyScript = defineScript<number>(
-  'sfLockReleaseNotify',
-  1,
+/** Redis's clock in ms, for deadlines every instance agrees on (scripts replicate their effects, so TIME is allowed). */
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * The fair-queue acquisition. KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] waiters (a sorted
+ * set of tokens by wait deadline); ARGV[1] token, ARGV[2] ttl ms, ARGV[3] how long the caller
+ * still waits, ms. Returns the fence (> 0) when the caller holds the lock — taken now because
+ * it was free, or handed to it by a release it did not hear — else queues the caller and
+ * returns -(the holder's remaining ttl ms).
+ */
+export const acquireQueuedScript = defineScript<number>(
+  'sfLockAcquireQueued',
+  3,
   `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], '1')
-  return 1
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return tonumber(redis.call('GET', KEYS[2]))
 end
-return 0
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return redis.call('INCR', KEYS[2])
+end
+${NOW_MS}
+local wait = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[3], 'NX', now + wait, ARGV[1])
+if redis.call('PTTL', KEYS[3]) < wait then redis.call('PEXPIRE', KEYS[3], wait + 1000) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 1 then ttl = 1 end
+return -ttl
+`,
+);
+
+/**
+ * Release with a hand-off, or leave the queue (a waiter giving up). KEYS[1] lock, KEYS[2]
+ * fencing counter, KEYS[3] waiters; ARGV[1] token, ARGV[2] ttl ms, ARGV[3] the hand-off channels'
+ * prefix. Takes the token out of the queue; if it holds the lock, gives the lock to the waiter
+ * with the earliest deadline that has not passed (a new fence, published on ARGV[3] .. its
+ * token, the channel only that waiter listens on), or frees it when nobody waits. 2 = handed off, 1 = freed, 0 = the token held nothing.
+ */
+export const releaseHandOffScript = defineScript<number>(
+  'sfLockReleaseHandOff',
+  3,
+  `
+redis.call('ZREM', KEYS[3], ARGV[1])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local next = redis.call('ZPOPMIN', KEYS[3])
+if next[1] then
+  redis.call('SET', KEYS[1], next[1], 'PX', ARGV[2])
+  local fence = redis.call('INCR', KEYS[2])
+  redis.call('PUBLISH', ARGV[3] .. next[1], fence)
+  return 2
+end
+redis.call('DEL', KEYS[1])
+return 1
 `,
 );
 

@@ -5,7 +5,14 @@ import type { RedisClient } from '../connections/create-redis.js';
 import { inSpan } from '../tracing/spans.js';
 import { LockLostError, LockTimeoutError } from './errors.js';
 import { lockMetrics } from './lock-metrics.js';
-import { acquireScript, extendScript, raiseFenceScript, releaseAndNotifyScript, releaseScript } from './lock-scripts.js';
+import {
+  acquireQueuedScript,
+  acquireScript,
+  extendScript,
+  raiseFenceScript,
+  releaseHandOffScript,
+  releaseScript,
+} from './lock-scripts.js';
 import { removeWhenAnswered } from './remove-when-answered.js';
 
 /** Options for {@link RedisLock}. */
@@ -14,7 +21,7 @@ export interface LockOptions {
   ttlMs?: number;
   /** Give up acquiring after this long. Default 5 000 ms. */
   acquireTimeoutMs?: number;
-  /** Base delay between attempts; each wait is random in [0.5, 1.5] × this, capped by the lock's remaining TTL. Default 25 ms. */
+  /** Base delay between polling attempts; each wait is random in [0.5, 1.5] × this, capped by the lock's remaining TTL. Default 25 ms. */
   retryDelayMs?: number;
   /** Renew the lease every ttl/3 while it is held. Default true. */
   autoRenew?: boolean;
@@ -23,12 +30,21 @@ export interface LockOptions {
   /** Where lock metrics go. Default: none. */
   registry?: Registry;
   /**
-   * A pub/sub connection. With it, a release publishes on `<key>:released` and waiters
-   * retry as soon as they hear it instead of sleeping out their delay (fewer wasted
-   * round trips under contention). Every lock instance on a key should use it. Default: off.
+   * A pub/sub connection for a fair hand-off. With it, a waiter joins the key's queue
+   * (`<key>:queue`, by wait deadline: first come, first served when waits are equal) and a
+   * release gives the lock straight to the first waiter still waiting, with a new fence,
+   * announced on that waiter's own channel `<key>:handoff:<token>` (subscribed while it
+   * waits): one waiter wakes, already holding the lock,
+   * instead of every waiter racing for it (a thundering herd) or sleeping out a delay.
+   * Waiters also look every 250 ms (or at the holder's expiry, if sooner)
+   * in case a message was lost or a holder died. Every lock instance on a key must use it
+   * (a polling instance would not hand off). Default: off (waiters poll with jitter).
    */
-  wakeOnRelease?: RedisClient;
+  handOff?: RedisClient;
 }
+
+/** How often a waiter in the hand-off queue looks for itself, in case it missed its message. */
+const HAND_OFF_CHECK_MS = 1000;
 
 /** A held lock. */
 export interface Lease {
@@ -67,7 +83,8 @@ export class RedisLock {
   readonly #fenceKey: (key: string) => string;
   readonly #metrics: ReturnType<typeof lockMetrics>;
   readonly #subscriber: RedisClient | undefined;
-  readonly #waiters = new Map<string, Set<() => void>>();
+  /** Waiters by their own hand-off channel, told their fence when a release hands them the lock. */
+  readonly #handOffs = new Map<string, (fence: number) => void>();
 
   constructor(redis: RedisClient, options: LockOptions = {}) {
     this.#redis = redis;
@@ -77,10 +94,8 @@ export class RedisLock {
     this.#autoRenew = options.autoRenew ?? true;
     this.#fenceKey = options.fenceKey ?? ((key) => `${key}:fence`);
     this.#metrics = lockMetrics(options.registry);
-    this.#subscriber = options.wakeOnRelease;
-    this.#subscriber?.on('message', (channel: string) => {
-      for (const wake of this.#waiters.get(channel) ?? []) wake();
-    });
+    this.#subscriber = options.handOff;
+    this.#subscriber?.on('message', (channel: string, message: string) => this.#handOffs.get(channel)?.(Number(message)));
   }
 
   /** Try once; `undefined` when someone else holds it. */
@@ -101,34 +116,63 @@ export class RedisLock {
   async #acquire(key: string, timeoutMs: number, span: Span): Promise<Lease> {
     const started = performance.now();
     const deadline = started + timeoutMs;
-    const acquire = acquireScript(this.#redis);
-    for (let attempt = 0; ; attempt++) {
-      const token = randomBytes(16).toString('hex');
-      let result: number;
-      try {
-        result = await acquire(key, this.#fenceKey(key), token, this.#ttlMs);
-      } catch (error) {
-        // Redis did not answer; the acquisition may still run late (queued, or re-sent after a
-        // reconnect) and hold the key for a TTL with nobody behind it. Remove it by its token.
-        this.#abandon(key, token);
-        throw error;
+    // One token for the whole wait: the hand-off queue knows the waiter by it.
+    const token = randomBytes(16).toString('hex');
+    // Hand-off mode: this waiter's own channel, so a release wakes exactly one waiter.
+    const channel = `${key}:handoff:${token}`;
+    let listening = false;
+    const got = (fence: number, attempts: number) => {
+      const waited = performance.now() - started;
+      this.#metrics?.lockWait.observe({ outcome: 'acquired' }, waited / 1000);
+      span.setAttributes({ 'lock.fence': fence, 'lock.wait_ms': Math.round(waited), 'lock.attempts': attempts });
+      return this.#lease(key, token, fence);
+    };
+    try {
+      for (let attempt = 0; ; attempt++) {
+        let result: number;
+        try {
+          result = this.#subscriber
+            ? await acquireQueuedScript(this.#redis)(
+                key,
+                this.#fenceKey(key),
+                this.#queueKey(key),
+                token,
+                this.#ttlMs,
+                Math.max(1, Math.ceil(deadline - performance.now())),
+              )
+            : await acquireScript(this.#redis)(key, this.#fenceKey(key), token, this.#ttlMs);
+        } catch (error) {
+          // Redis did not answer; the acquisition may still run late (queued, or re-sent after a
+          // reconnect) and hold the key for a TTL with nobody behind it. Remove it by its token.
+          this.#abandon(key, token);
+          throw error;
+        }
+        if (result > 0) return got(result, attempt + 1);
+        if (attempt === 0) this.#metrics?.lockContention.inc();
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) {
+          span.setAttributes({ 'lock.wait_ms': Math.round(performance.now() - started), 'lock.attempts': attempt + 1 });
+          this.#metrics?.lockWait.observe({ outcome: 'timeout' }, (performance.now() - started) / 1000);
+          // Leave the queue; a hand-off that reached us meanwhile goes on to the next waiter.
+          if (this.#subscriber) await this.#release(key, token).catch(() => this.#abandon(key, token));
+          throw new LockTimeoutError(key, timeoutMs);
+        }
+        if (this.#subscriber && !listening) {
+          // Listen first, then look again at once: a hand-off made meanwhile is seen by that look.
+          await this.#subscriber.subscribe(channel);
+          listening = true;
+          continue;
+        }
+        if (this.#subscriber) {
+          const fence = await this.#awaitHandOff(channel, Math.max(1, Math.min(HAND_OFF_CHECK_MS, -result, remaining)));
+          if (fence !== undefined) return got(fence, attempt + 1);
+          continue; // look again: the lock may have come to us unheard, or be free
+        }
+        // Jitter spreads waiters so they do not retry in lockstep; never sleep past the holder's TTL or our deadline.
+        await sleep(Math.max(1, Math.min(this.#retryDelayMs * (0.5 + Math.random()), -result, remaining)));
       }
-      if (result > 0) {
-        const waited = performance.now() - started;
-        this.#metrics?.lockWait.observe({ outcome: 'acquired' }, waited / 1000);
-        span.setAttributes({ 'lock.fence': result, 'lock.wait_ms': Math.round(waited), 'lock.attempts': attempt + 1 });
-        return this.#lease(key, token, result);
-      }
-      if (attempt === 0) this.#metrics?.lockContention.inc();
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) {
-        span.setAttributes({ 'lock.wait_ms': Math.round(performance.now() - started), 'lock.attempts': attempt + 1 });
-        this.#metrics?.lockWait.observe({ outcome: 'timeout' }, (performance.now() - started) / 1000);
-        throw new LockTimeoutError(key, timeoutMs);
-      }
-      // Jitter spreads waiters so they do not retry in lockstep; never sleep past the holder's TTL or our deadline.
-      const jittered = this.#retryDelayMs * (0.5 + Math.random());
-      await this.#wait(key, Math.max(1, Math.min(jittered, -result, remaining)));
+    } finally {
+      if (listening) this.#subscriber!.unsubscribe(channel).catch(() => {});
     }
   }
 
@@ -174,33 +218,36 @@ export class RedisLock {
     return this.withLocks([key], (leases) => work(leases.get(key)!));
   }
 
-  /**
-   * Sleep `ms`, or less if a release of `key` is announced first. The channel stays
-   * subscribed once used: subscribing and unsubscribing around every wait costs more,
-   * under contention, than the wake-ups save.
-   */
-  async #wait(key: string, ms: number): Promise<void> {
-    if (!this.#subscriber) {
-      await sleep(ms);
-      return;
-    }
-    const channel = `${key}:released`;
-    let waiters = this.#waiters.get(channel);
-    if (!waiters) {
-      waiters = new Set();
-      this.#waiters.set(channel, waiters);
-      await this.#subscriber.subscribe(channel);
-    }
-    const set = waiters;
-    await new Promise<void>((resolve) => {
-      const wake = () => {
+  /** Wait up to `ms` for a release to hand the lock over on `channel`: the fence, or `undefined` when the time is up. */
+  #awaitHandOff(channel: string, ms: number): Promise<number | undefined> {
+    return new Promise<number | undefined>((resolve) => {
+      const done = (fence: number | undefined) => {
         clearTimeout(timer);
-        set.delete(wake);
-        resolve();
+        this.#handOffs.delete(channel);
+        resolve(fence);
       };
-      const timer = setTimeout(wake, ms);
-      set.add(wake);
+      const timer = setTimeout(() => done(undefined), ms);
+      this.#handOffs.set(channel, done);
     });
+  }
+
+  /** Release `key` if `token` holds it: with a hand-off to the next waiter when waiters queue. */
+  async #release(key: string, token: string): Promise<boolean> {
+    if (!this.#subscriber) return (await releaseScript(this.#redis)(key, token)) === 1;
+    const outcome = await releaseHandOffScript(this.#redis)(
+      key,
+      this.#fenceKey(key),
+      this.#queueKey(key),
+      token,
+      this.#ttlMs,
+      `${key}:handoff:`,
+    );
+    if (outcome === 2) this.#metrics?.lockHandOffs.inc();
+    return outcome !== 0;
+  }
+
+  #queueKey(key: string): string {
+    return `${key}:queue`;
   }
 
   /** Remove a lock a timed-out acquisition may still take, once Redis answers (see `removeWhenAnswered`). */
@@ -259,10 +306,7 @@ export class RedisLock {
       release: () => {
         released ??= (async () => {
           clearInterval(renewal);
-          const ok =
-            (this.#subscriber
-              ? await releaseAndNotifyScript(this.#redis)(key, token, `${key}:released`)
-              : await releaseScript(this.#redis)(key, token)) === 1;
+          const ok = await this.#release(key, token);
           this.#metrics?.lockHeld.observe((performance.now() - acquiredAt) / 1000);
           if (!ok) lost();
           return ok;

@@ -7,6 +7,10 @@ import type { ReservationStore, StoredReservation } from '../store/reservation-s
 import type { CatalogService } from './catalog-service.js';
 
 type Change = { before: Product; after: Product };
+type Reserved = { result: StoredReservation; changes: Change[] };
+
+/** Thrown to roll a transaction back on purpose; the message says why. */
+class RolledBack extends Error {}
 
 /** A write refused because the lease's fence is older than the one the row holds. */
 class StaleFenceError extends Error {
@@ -47,31 +51,73 @@ export class StockService {
     requestSpan()?.setAttribute('order.id', orderId);
     const existing = await this.reservations.find(orderId);
     if (existing) return existing;
-    const lockKeys = items.map((i) => keys.catalog.stockLock(i.productId));
-    const { result, changes } = await this.#withFencedLocks(lockKeys, (leases) =>
-      withTransaction(this.db, async (client) => {
-        const again = await this.reservations.find(orderId, client);
-        if (again) return { result: again, changes: [] };
-        const sorted = [...items].sort((a, b) => a.productId.localeCompare(b.productId));
-        const current = new Map<string, Product>();
-        for (const item of sorted) {
-          const product = await this.products.get(item.productId, client);
-          if (!product) throw new NotFoundError(`Product ${item.productId}`, { extensions: { productId: item.productId } });
-          current.set(item.productId, product);
-        }
-        const short = sorted.find((i) => (current.get(i.productId)?.stock ?? 0) < i.quantity);
-        if (short) {
-          await this.reservations.insertRejected(client, orderId, items, short.productId);
-          return { result: { orderId, status: 'rejected', productId: short.productId } as const, changes: [] };
-        }
-        const changes = await this.#apply(client, sorted, -1, leases);
-        const reserved = sorted.map((i) => ({ ...i, unitPriceCents: current.get(i.productId)?.priceCents ?? 0 }));
-        await this.reservations.insertReserved(client, orderId, reserved);
-        return { result: { orderId, status: 'reserved', items: reserved } as const, changes };
-      }),
+    const sorted = [...items].sort((a, b) => a.productId.localeCompare(b.productId));
+    const lockKeys = sorted.map((i) => keys.catalog.stockLock(i.productId));
+    const { result, changes } = await this.#withFencedLocks(
+      lockKeys,
+      async (leases) => (await this.#reserveInStock(orderId, sorted, leases)) ?? this.#reserveCarefully(orderId, sorted, leases),
     );
     await this.#announce(changes, 'reserved');
     return result;
+  }
+
+  /**
+   * The common case, kept short because it runs while the SKUs are locked: one statement takes
+   * every line (in stock, our fences current) and one records the reservation — four round trips
+   * with BEGIN and COMMIT, whatever the number of lines. `undefined`, with nothing written, when
+   * a line is unknown, short or fenced out: {@link reserveCarefully} then says which.
+   */
+  async #reserveInStock(
+    orderId: string,
+    sorted: OrderItemInput[],
+    leases: ReadonlyMap<string, Lease>,
+  ): Promise<Reserved | undefined> {
+    const fenceOf = (productId: string) => leases.get(keys.catalog.stockLock(productId))?.fence ?? 0;
+    try {
+      return await withTransaction(this.db, async (client) => {
+        const taken = await this.products.takeStockFenced(
+          client,
+          sorted.map((i) => ({ ...i, fence: fenceOf(i.productId) })),
+        );
+        if (taken.length < sorted.length) throw new RolledBack('not every line taken');
+        const after = new Map(taken.map((p) => [p.id, p]));
+        const reserved = sorted.map((i) => ({ ...i, unitPriceCents: after.get(i.productId)!.priceCents }));
+        if (!(await this.reservations.insertReservedOnce(client, orderId, reserved))) throw new RolledBack('already recorded');
+        const changes = sorted.map((i) => {
+          const now = after.get(i.productId)!;
+          return { before: { ...now, stock: now.stock + i.quantity, version: now.version - 1 }, after: now };
+        });
+        return { result: { orderId, status: 'reserved', items: reserved } as const, changes };
+      });
+    } catch (error) {
+      if (!(error instanceof RolledBack)) throw error;
+      if (error.message === 'not every line taken') return undefined;
+      // A repeat of this orderId, or its release, was recorded while we waited for the locks.
+      return { result: (await this.reservations.find(orderId))!, changes: [] };
+    }
+  }
+
+  /** Line by line, to tell an unknown product, a short one (recorded as a refusal) and a stale fence apart. */
+  #reserveCarefully(orderId: string, sorted: OrderItemInput[], leases: ReadonlyMap<string, Lease>): Promise<Reserved> {
+    return withTransaction(this.db, async (client) => {
+      const again = await this.reservations.find(orderId, client);
+      if (again) return { result: again, changes: [] };
+      const current = new Map<string, Product>();
+      for (const item of sorted) {
+        const product = await this.products.get(item.productId, client);
+        if (!product) throw new NotFoundError(`Product ${item.productId}`, { extensions: { productId: item.productId } });
+        current.set(item.productId, product);
+      }
+      const short = sorted.find((i) => (current.get(i.productId)?.stock ?? 0) < i.quantity);
+      if (short) {
+        await this.reservations.insertRejected(client, orderId, sorted, short.productId);
+        return { result: { orderId, status: 'rejected', productId: short.productId } as const, changes: [] };
+      }
+      const changes = await this.#apply(client, sorted, -1, leases);
+      const reserved = sorted.map((i) => ({ ...i, unitPriceCents: current.get(i.productId)?.priceCents ?? 0 }));
+      await this.reservations.insertReserved(client, orderId, reserved);
+      return { result: { orderId, status: 'reserved', items: reserved } as const, changes };
+    });
   }
 
   /**

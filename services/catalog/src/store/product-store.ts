@@ -88,6 +88,28 @@ export class ProductStore {
     return rows[0] && toProduct(rows[0]);
   }
 
+  /**
+   * Take `quantity` of each line in one statement, each under its lease's `fence` (same rule
+   * as {@link changeStockFenced}). Returns the rows it changed: fewer than the lines when a
+   * product is unknown, short, or holds a newer fence — the caller rolls back and finds out
+   * which the slow way. One round trip for any number of lines, inside the caller's lock.
+   */
+  async takeStockFenced(
+    client: Queryable,
+    lines: readonly { productId: string; quantity: number; fence: number }[],
+  ): Promise<Product[]> {
+    const { rows } = await client.query<ProductRow>(
+      `UPDATE products p SET stock = p.stock - l.quantity, version = p.version + 1, fence = l.fence, updated_at = now()
+       FROM unnest($1::text[], $2::int[], $3::bigint[]) AS l(id, quantity, fence)
+       WHERE p.id = l.id AND p.fence <= l.fence AND p.stock >= l.quantity
+       RETURNING ${COLUMNS.split(', ')
+         .map((c) => `p.${c}`)
+         .join(', ')}`,
+      [lines.map((l) => l.productId), lines.map((l) => l.quantity), lines.map((l) => l.fence)],
+    );
+    return rows.map(toProduct);
+  }
+
   /** The fencing token of the last lock holder that wrote this product's stock. */
   async fence(client: Queryable, id: string): Promise<number> {
     const { rows } = await client.query<{ fence: string }>('SELECT fence FROM products WHERE id = $1', [id]);
