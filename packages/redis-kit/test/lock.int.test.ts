@@ -144,6 +144,34 @@ describe('RedisLock', () => {
       }
     });
 
+    it('wakes every waiter by its message, even when the message overtakes the reply that queued it', async () => {
+      // One process's waiters share one subscriber (as in a service): a release's message and
+      // the reply to a waiter's queueing arrive on two sockets, in either order. A waiter that
+      // missed its message would sit until its next look, a second later.
+      const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });
+      const lock = new RedisLock(redis, { handOff: subscriber, acquireTimeoutMs: 10_000 });
+      const prefix = ns();
+      const waits: number[] = [];
+      const until = performance.now() + 2_000;
+      try {
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (performance.now() < until) {
+              const asked = performance.now();
+              await lock.withLock(`${prefix}:{k${Math.floor(Math.random() * 10)}}`, async () => {
+                waits.push(performance.now() - asked);
+                await redis.ping();
+              });
+            }
+          }),
+        );
+      } finally {
+        subscriber.disconnect();
+      }
+      expect(waits.length).toBeGreaterThan(500);
+      expect(waits.filter((ms) => ms >= 900)).toEqual([]);
+    });
+
     it('skips a waiter that gave up; one that vanished while queued holds the lock one TTL at most', async () => {
       const key = ns();
       const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });

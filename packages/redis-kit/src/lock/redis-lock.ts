@@ -118,9 +118,12 @@ export class RedisLock {
     const deadline = started + timeoutMs;
     // One token for the whole wait: the hand-off queue knows the waiter by it.
     const token = randomBytes(16).toString('hex');
-    // Hand-off mode: this waiter's own channel, so a release wakes exactly one waiter.
+    // Hand-off mode: this waiter's own channel, so a release wakes exactly one waiter. The
+    // message can overtake the reply that queued us (two sockets), so it is kept until read.
     const channel = `${key}:handoff:${token}`;
     let listening = false;
+    let handed: number | undefined;
+    let wake: (() => void) | undefined;
     const got = (fence: number, attempts: number) => {
       const waited = performance.now() - started;
       this.#metrics?.lockWait.observe({ outcome: 'acquired' }, waited / 1000);
@@ -159,20 +162,36 @@ export class RedisLock {
         }
         if (this.#subscriber && !listening) {
           // Listen first, then look again at once: a hand-off made meanwhile is seen by that look.
-          await this.#subscriber.subscribe(channel);
+          this.#handOffs.set(channel, (fence) => {
+            handed = fence;
+            wake?.();
+          });
           listening = true;
+          await this.#subscriber.subscribe(channel);
           continue;
         }
         if (this.#subscriber) {
-          const fence = await this.#awaitHandOff(channel, Math.max(1, Math.min(HAND_OFF_CHECK_MS, -result, remaining)));
-          if (fence !== undefined) return got(fence, attempt + 1);
+          if (handed === undefined) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, Math.max(1, Math.min(HAND_OFF_CHECK_MS, -result, remaining)));
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            wake = undefined;
+          }
+          if (handed !== undefined) return got(handed, attempt + 1);
           continue; // look again: the lock may have come to us unheard, or be free
         }
         // Jitter spreads waiters so they do not retry in lockstep; never sleep past the holder's TTL or our deadline.
         await sleep(Math.max(1, Math.min(this.#retryDelayMs * (0.5 + Math.random()), -result, remaining)));
       }
     } finally {
-      if (listening) this.#subscriber!.unsubscribe(channel).catch(() => {});
+      if (listening) {
+        this.#handOffs.delete(channel);
+        this.#subscriber!.unsubscribe(channel).catch(() => {});
+      }
     }
   }
 
@@ -216,19 +235,6 @@ export class RedisLock {
   /** {@link withLocks} for one key. */
   withLock<T>(key: string, work: (lease: Lease) => Promise<T>): Promise<T> {
     return this.withLocks([key], (leases) => work(leases.get(key)!));
-  }
-
-  /** Wait up to `ms` for a release to hand the lock over on `channel`: the fence, or `undefined` when the time is up. */
-  #awaitHandOff(channel: string, ms: number): Promise<number | undefined> {
-    return new Promise<number | undefined>((resolve) => {
-      const done = (fence: number | undefined) => {
-        clearTimeout(timer);
-        this.#handOffs.delete(channel);
-        resolve(fence);
-      };
-      const timer = setTimeout(() => done(undefined), ms);
-      this.#handOffs.set(channel, done);
-    });
   }
 
   /** Release `key` if `token` holds it: with a hand-off to the next waiter when waiters queue. */
