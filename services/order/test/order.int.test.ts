@@ -276,6 +276,29 @@ describe('no orphan reservations', () => {
     );
   });
 
+  it('writes one order when two placements with one Idempotency-Key both got past the Redis claim; the other gives its stock back', async () => {
+    catalog.answer({ kind: 'reserve', unitPriceCents: 250 });
+    const request = { customerId: 'c-twice', items: [{ productId: 'sku-a', quantity: 1 }] };
+    const key = { key: 'twice-0001', fingerprint: 'fp-twice' };
+    const [a, b] = await Promise.all([service.orders.place(request, key), service.orders.place(request, key)]);
+    expect(a.outcome).toBe('placed');
+    expect(b.outcome).toBe('placed');
+    const [first, second] = [a, b].map((r) => (r.outcome === 'placed' ? r.order.id : ''));
+    expect(first).toBe(second);
+    expect(await orderRows('c-twice')).toBe(1);
+    const events = await service.db.query(
+      "SELECT 1 FROM outbox WHERE event->>'type' = 'order.placed' AND event->'data'->>'customerId' = 'c-twice'",
+    );
+    expect(events.rowCount).toBe(1);
+    // The losing placement reserved under its own order id, then released it.
+    const reserved = catalog.calls.filter((c) => c.method === 'POST' && c.body?.orderId && c.body.orderId !== first);
+    const loser = reserved
+      .map((c) => c.body!.orderId as string)
+      .find((id) => catalog.calls.some((c) => c.path === `/reservations/${id}`));
+    expect(loser).toBeDefined();
+    expect((await service.db.query('SELECT 1 FROM order_intents WHERE order_id = $1', [loser])).rowCount).toBe(0);
+  });
+
   it('writes no order for a placement whose intent the sweeper resolved while it stalled', async () => {
     // While catalog reserves, the placement stalls past the worst case and the sweeper
     // resolves its intent (releasing the stock): the placement must not write its order.

@@ -1,2 +1,2 @@
 export { type BatchResult, OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
-export { appendToOutbox, outboxTableSql, outboxTraceContextSql } from './outbox-table.js';
+export { appendToOutbox, outboxRow, outboxTableSql, outboxTraceContextSql } from './outbox-table.js';

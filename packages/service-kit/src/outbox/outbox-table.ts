@@ -24,14 +24,20 @@ export const outboxTableSql = (table = 'outbox') => `
 export const outboxTraceContextSql = (table = 'outbox') => `ALTER TABLE ${table} ADD COLUMN trace_context jsonb`;
 
 /**
+ * The values of an outbox row for `event`, in column order `(event, trace_context)`: the event
+ * as JSON and the active trace context (null without tracing). For a statement that writes
+ * the row itself, e.g. in a CTE beside the state change it announces.
+ */
+export const outboxRow = (event: unknown): [event: string, traceContext: string | null] => {
+  const carrier = traceCarrier();
+  return [JSON.stringify(event), carrier.traceparent ? JSON.stringify(carrier) : null];
+};
+
+/**
  * Append an event to the outbox inside the caller's transaction, so the event commits
  * (or rolls back) together with the state change it announces. The active trace context
  * goes with it (null without tracing).
  */
 export const appendToOutbox = async (client: pg.PoolClient, event: unknown, table = 'outbox'): Promise<void> => {
-  const carrier = traceCarrier();
-  await client.query(`INSERT INTO ${table} (event, trace_context) VALUES ($1, $2)`, [
-    JSON.stringify(event),
-    carrier.traceparent ? JSON.stringify(carrier) : null,
-  ]);
+  await client.query(`INSERT INTO ${table} (event, trace_context) VALUES ($1, $2)`, outboxRow(event));
 };

@@ -1,5 +1,5 @@
 import type { Order, OrderItem, OrderStatus, StorefrontEvent } from '@storefront/contracts';
-import { appendToOutbox, withTransaction } from '@storefront/service-kit';
+import { appendToOutbox, outboxRow, withTransaction } from '@storefront/service-kit';
 import type pg from 'pg';
 
 interface OrderRow {
@@ -31,9 +31,6 @@ export interface IdempotencyRecord {
   fingerprint: string;
 }
 
-/** Thrown inside the insert transaction to roll it back when the key is taken. */
-class KeyTakenError extends Error {}
-
 /**
  * The order's intent was resolved by the sweeper before the order could be written (this
  * placement outlived the worst case, e.g. its process was paused): its stock was given
@@ -57,8 +54,10 @@ export class OrderStore {
 
   /**
    * Insert a reserved order, its `order.placed` event and (when given) its Idempotency-Key,
-   * together. Resolves `undefined` when the key is already stored for another order (a
-   * concurrent duplicate that got past the Redis claim); nothing is written then.
+   * together: one statement, so one transaction and one round trip. Resolves `undefined` when
+   * the key is already stored for another order (a concurrent duplicate that got past the
+   * Redis claim); nothing is written then. Throws {@link IntentGoneError}, writing nothing,
+   * when the sweeper resolved the order's intent first.
    */
   async insert(
     order: Order,
@@ -66,32 +65,39 @@ export class OrderStore {
     placed: (order: Order) => StorefrontEvent,
     idempotency?: IdempotencyRecord,
   ): Promise<Order | undefined> {
-    return withTransaction(this.db, async (client) => {
-      // The intent goes with the order. Gone already: the sweeper released the stock.
-      const intent = await client.query('DELETE FROM order_intents WHERE order_id = $1', [order.id]);
-      if (intent.rowCount === 0) throw new IntentGoneError(order.id);
-      const { rows } = await client.query<OrderRow>(
-        `INSERT INTO orders (id, customer_id, status, items, total_cents, expires_at) VALUES ($1, $2, 'reserved', $3, $4, $5)
-         RETURNING ${COLUMNS}`,
-        [order.id, order.customerId, JSON.stringify(order.items), order.totalCents, expiresAt],
+    try {
+      const { rows } = await this.db.query<OrderRow>(
+        // The intent goes with the order: gone already (the sweeper released the stock), nothing is written.
+        `WITH intent AS (DELETE FROM order_intents WHERE order_id = $1 RETURNING order_id),
+         placed AS (
+           INSERT INTO orders (id, customer_id, status, items, total_cents, expires_at)
+           SELECT order_id, $2, 'reserved', $3, $4, $5 FROM intent
+           RETURNING ${COLUMNS}
+         ),
+         key AS (
+           INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id)
+           SELECT customer_id, $6, $7, id FROM placed WHERE $6::text IS NOT NULL
+         ),
+         event AS (INSERT INTO outbox (event, trace_context) SELECT $8, $9 FROM placed)
+         SELECT * FROM placed`,
+        [
+          order.id,
+          order.customerId,
+          JSON.stringify(order.items),
+          order.totalCents,
+          expiresAt,
+          idempotency?.key ?? null,
+          idempotency?.fingerprint ?? null,
+          ...outboxRow(placed(order)),
+        ],
       );
-      const stored = toOrder(rows[0]!);
-      if (idempotency) {
-        const key = await client.query(
-          `INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (customer_id, key) DO NOTHING`,
-          [order.customerId, idempotency.key, idempotency.fingerprint, order.id],
-        );
-        if (key.rowCount === 0) {
-          throw new KeyTakenError();
-        }
-      }
-      await appendToOutbox(client, placed(stored));
-      return stored;
-    }).catch((error: unknown) => {
-      if (error instanceof KeyTakenError) return undefined;
+      if (!rows[0]) throw new IntentGoneError(order.id);
+      return toOrder(rows[0]);
+    } catch (error) {
+      // The key is taken (its primary key): the whole statement was undone.
+      if ((error as { constraint?: string }).constraint === 'idempotency_keys_pkey') return undefined;
       throw error;
-    });
+    }
   }
 
   /** The order placed earlier under this customer's Idempotency-Key, with the request's fingerprint. */
