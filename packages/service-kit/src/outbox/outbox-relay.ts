@@ -201,7 +201,9 @@ export class OutboxRelay<E> {
         `SELECT id, event, trace_context FROM ${this.#table} WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.#batchSize],
       );
-      let published = 0;
+      // Marked published together at the end of the batch: one statement, in the same
+      // transaction as before, so a row still counts as published only once it commits.
+      const published: string[] = [];
       const handleRow = (row: Row<E>) =>
         tracer.startActiveSpan(
           'outbox relay',
@@ -210,9 +212,7 @@ export class OutboxRelay<E> {
           async (span) => {
             try {
               await this.handle(row.event);
-              await client.query(`UPDATE ${this.#table} SET published_at = now() WHERE id = $1`, [row.id]);
-              this.#relayed.inc({ outcome: 'published' });
-              published++;
+              published.push(row.id);
               return true;
             } catch (err) {
               span.recordException(err as Error);
@@ -243,7 +243,11 @@ export class OutboxRelay<E> {
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
-      return { seen: rows.length, published };
+      if (published.length > 0) {
+        await client.query(`UPDATE ${this.#table} SET published_at = now() WHERE id = ANY($1::bigint[])`, [published]);
+        this.#relayed.inc({ outcome: 'published' }, published.length);
+      }
+      return { seen: rows.length, published: published.length };
     });
   }
 }

@@ -49,8 +49,8 @@ export class StockService {
    */
   async reserve({ orderId, items }: ReservationRequest): Promise<StoredReservation> {
     requestSpan()?.setAttribute('order.id', orderId);
-    const existing = await this.reservations.find(orderId);
-    if (existing) return existing;
+    // A repeated orderId is found under the locks (the fast path's insert conflicts and rolls
+    // back; the careful path looks first): no read before them on the common path.
     const sorted = [...items].sort((a, b) => a.productId.localeCompare(b.productId));
     const lockKeys = sorted.map((i) => keys.catalog.stockLock(i.productId));
     const { result, changes } = await this.#withFencedLocks(

@@ -40,16 +40,14 @@ export class OrderService {
    * empty restart, or a crash between this commit and the Redis write.
    */
   async place(request: NewOrder, idempotency?: IdempotencyRecord): Promise<PlaceOutcome> {
-    if (idempotency) {
-      const prior = await this.#placedBefore(request.customerId, idempotency);
-      if (prior) return prior;
-    }
     const orderId = randomUUID();
+    // From here a reservation may exist for orderId: the intent row says so until the
+    // order is written, so a placement that dies half-way is undone by the sweeper. The
+    // same statement answers whether the key placed an order before (then nothing is recorded).
+    const prior = await this.orders.recordIntent(orderId, request.customerId, idempotency?.key);
+    if (prior && idempotency) return this.#replay(prior, idempotency);
     // The trace viewer finds an order's trace by it (and the catalog call, the outbox relay and the job inherit the trace).
     requestSpan()?.setAttributes({ 'order.id': orderId, 'customer.id': request.customerId });
-    // From here a reservation may exist for orderId: the intent row says so until the
-    // order is written, so a placement that dies half-way is undone by the sweeper.
-    await this.orders.recordIntent(orderId, request.customerId);
     let reservation: Awaited<ReturnType<CatalogClient['reserve']>>;
     try {
       reservation = await this.catalog.reserve(orderId, request.items);
@@ -125,9 +123,13 @@ export class OrderService {
     return this.orders.resolveAbandonedIntents(olderThanMs, 100, (orderId) => this.catalog.release(orderId));
   }
 
-  async #placedBefore(customerId: string, { key, fingerprint }: IdempotencyRecord): Promise<PlaceOutcome | undefined> {
-    const prior = await this.orders.byIdempotencyKey(customerId, key);
-    if (!prior) return undefined;
+  async #placedBefore(customerId: string, idempotency: IdempotencyRecord): Promise<PlaceOutcome | undefined> {
+    const prior = await this.orders.byIdempotencyKey(customerId, idempotency.key);
+    return prior && this.#replay(prior, idempotency);
+  }
+
+  /** The answer for a key that placed `prior` before: that order again, or a refusal for another payload. */
+  #replay(prior: { order: Order; fingerprint: string }, { fingerprint }: IdempotencyRecord): PlaceOutcome {
     return prior.fingerprint === fingerprint
       ? { outcome: 'placed', order: prior.order, replayed: true }
       : { outcome: 'key_reused' };

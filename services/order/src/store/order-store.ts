@@ -114,9 +114,30 @@ export class OrderStore {
     return row && { order: toOrder(row), fingerprint: row.fingerprint };
   }
 
-  /** Record that `orderId` is being placed: from now on a reservation may exist for it. */
-  async recordIntent(orderId: string, customerId: string): Promise<void> {
-    await this.db.query('INSERT INTO order_intents (order_id, customer_id) VALUES ($1, $2)', [orderId, customerId]);
+  /**
+   * Record that `orderId` is being placed (from now on a reservation may exist for it) —
+   * unless this customer's Idempotency-Key `key` placed an order before: then nothing is
+   * recorded and that order comes back, with its request's fingerprint. One round trip.
+   */
+  async recordIntent(
+    orderId: string,
+    customerId: string,
+    key?: string,
+  ): Promise<{ order: Order; fingerprint: string } | undefined> {
+    const { rows } = await this.db.query<OrderRow & { fingerprint: string }>(
+      `WITH prior AS (
+         SELECT ${COLUMNS.split(', ')
+           .map((c) => `o.${c}`)
+           .join(', ')}, k.fingerprint
+         FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
+         WHERE $3::text IS NOT NULL AND k.customer_id = $2 AND k.key = $3
+       ),
+       intent AS (INSERT INTO order_intents (order_id, customer_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM prior))
+       SELECT * FROM prior`,
+      [orderId, customerId, key ?? null],
+    );
+    const row = rows[0];
+    return row && { order: toOrder(row), fingerprint: row.fingerprint };
   }
 
   /** The placement ended without a reservation to keep (refused, or released): forget the intent. */
