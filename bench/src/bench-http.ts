@@ -193,6 +193,12 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
         ),
       );
       const made = halves.reduce((n, h) => n + (h.statusCounts['201'] ?? 0), 0);
+      // Latency covers every answer: say what the answers were that placed no order.
+      const others = new Map<string, number>();
+      for (const h of halves)
+        for (const [status, n] of Object.entries(h.statusCounts))
+          if (status !== '201') others.set(status, (others.get(status) ?? 0) + n);
+      const otherText = [...others].map(([status, n]) => `${n}×${status}`).join(', ');
       flow.push({
         ...halves[0]!,
         rps: made / budget.httpSeconds,
@@ -200,7 +206,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
         p99: Math.max(...halves.map((h) => h.p99)),
       });
       budget.log(
-        `  orders (${label}) round ${round + 1}/${budget.rounds}: ${Math.round(made / budget.httpSeconds)} orders/s (ceiling ${Math.round(ceiling.at(-1)!.rps)} req/s)`,
+        `  orders (${label}) round ${round + 1}/${budget.rounds}: ${Math.round(made / budget.httpSeconds)} orders/s (ceiling ${Math.round(ceiling.at(-1)!.rps)} req/s)${otherText ? `; also answered ${otherText}` : ''}`,
       );
     }
     const f = summarize(flow);
