@@ -3,11 +3,13 @@ import { createServer, type Server } from 'node:http';
 import { jobIds, NOTIFICATION_JOB_OPTIONS, type NotificationJob, newEvent } from '@storefront/contracts';
 import { ServiceHost } from '@storefront/service-defaults';
 import { createShopCredentials, createTestDatabase, type ShopCredentials, type TestDatabase, waitFor } from '@storefront/testing';
+import pg from 'pg';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { compose } from '../src/compose.js';
 import { loadNotifierConfig, type NotifierConfig } from '../src/config.js';
+import { NotificationStore } from '../src/store/notification-store.js';
 
 /** A small real webhook receiver: answers with the next scripted status (200 once the script runs out). */
 const startWebhookSink = async () => {
@@ -104,6 +106,31 @@ describe('notification delivery', () => {
     const keys = sink.received.filter((r) => r.body.customerId === 'n-once').map((r) => r.key);
     expect(new Set(keys)).toEqual(new Set([`${job.data.causeEventId}:n-once`]));
     expect(await host.metrics.registry.metrics()).toMatch(/notifications_total\{outcome="duplicate"[^}]*\} 1/);
+  });
+
+  it('writes the records of jobs worked at once in one INSERT, each once: a repeat in the same batch is a duplicate', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    let inserts = 0;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+      inserts++;
+      return query(...args);
+    };
+    try {
+      const store = new NotificationStore(pool);
+      const jobs = Array.from({ length: 20 }, (_, i) => notificationFor(`batch-${i % 5}`));
+      const repeated = jobs[3]!;
+      const results = await Promise.all([...jobs, repeated, repeated].map((job) => store.record(job, 'record')));
+      expect(results.slice(0, 20)).toEqual(Array(20).fill(true));
+      expect(results.slice(20)).toEqual([false, false]);
+      expect(inserts).toBe(1);
+      const { rows } = await pool.query("SELECT count(*)::int AS n FROM notifications WHERE customer_id LIKE 'batch-%'");
+      expect(rows[0].n).toBe(20);
+      // Recorded before: a later batch answers duplicate too.
+      expect(await store.record(repeated, 'record')).toBe(false);
+    } finally {
+      await pool.end();
+    }
   });
 
   it('retries a failing webhook with backoff and delivers exactly once, with an Idempotency-Key', async () => {

@@ -1,4 +1,5 @@
 import type { Notification, NotificationJob, NotificationQuery } from '@storefront/contracts';
+import { GroupCommit } from '@storefront/service-kit';
 import type pg from 'pg';
 
 interface NotificationRow {
@@ -25,7 +26,12 @@ const toNotification = (row: NotificationRow): Notification => ({
 
 /** Delivered notifications in Postgres: one row per (cause event, customer), the idempotent sink. */
 export class NotificationStore {
-  constructor(private readonly db: pg.Pool) {}
+  /** Delivery records of jobs worked at the same time go out in one INSERT (group commit). */
+  readonly #records: GroupCommit<{ job: NotificationJob; channel: 'webhook' | 'record' }, boolean>;
+
+  constructor(private readonly db: pg.Pool) {
+    this.#records = new GroupCommit((batch) => this.#insert(batch));
+  }
 
   /** Whether this notification was delivered already. */
   async delivered(causeEventId: string, customerId: string): Promise<boolean> {
@@ -36,15 +42,34 @@ export class NotificationStore {
     return seen.rowCount === 1;
   }
 
-  /** Insert the delivery record; false when it already existed. */
-  async record(job: NotificationJob, channel: 'webhook' | 'record'): Promise<boolean> {
-    const { causeEventId, customerId, orderId, productId, kind, message } = job.data;
-    const inserted = await this.db.query(
+  /**
+   * Insert the delivery record; false when it already existed (delivered before, or by an
+   * earlier job of the same batch). Records of jobs worked at the same time share one INSERT.
+   */
+  record(job: NotificationJob, channel: 'webhook' | 'record'): Promise<boolean> {
+    return this.#records.add({ job, channel });
+  }
+
+  async #insert(batch: { job: NotificationJob; channel: 'webhook' | 'record' }[]): Promise<boolean[]> {
+    const rows = batch.map(({ job, channel }) => ({ ...job.data, channel }));
+    const { rows: inserted } = await this.db.query<{ cause_event_id: string; customer_id: string }>(
       `INSERT INTO notifications (cause_event_id, customer_id, order_id, product_id, kind, message, channel)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-      [causeEventId, customerId, orderId, productId, kind, message, channel],
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
+       ON CONFLICT DO NOTHING
+       RETURNING cause_event_id, customer_id`,
+      [
+        rows.map((r) => r.causeEventId),
+        rows.map((r) => r.customerId),
+        rows.map((r) => r.orderId),
+        rows.map((r) => r.productId),
+        rows.map((r) => r.kind),
+        rows.map((r) => r.message),
+        rows.map((r) => r.channel),
+      ],
     );
-    return inserted.rowCount === 1;
+    // Each new row answers `true` once: to the first job of the batch that carried it.
+    const fresh = new Set(inserted.map((r) => `${r.cause_event_id} ${r.customer_id}`));
+    return rows.map((r) => fresh.delete(`${r.causeEventId.toLowerCase()} ${r.customerId}`));
   }
 
   async list(query: NotificationQuery): Promise<Notification[]> {
