@@ -42,7 +42,7 @@ export class GroupCommit<I, O> {
       const batch = this.#pending.splice(0, this.#maxBatch);
       try {
         const results = await this.write(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(results[i]!));
+        for (const [i, b] of batch.entries()) b.resolve(results[i]!);
       } catch (error) {
         for (const b of batch) b.reject(error);
       }
