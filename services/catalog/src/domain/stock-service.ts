@@ -9,9 +9,6 @@ import type { CatalogService } from './catalog-service.js';
 type Change = { before: Product; after: Product };
 type Reserved = { result: StoredReservation; changes: Change[] };
 
-/** Thrown to roll a transaction back on purpose; the message says why. */
-class RolledBack extends Error {}
-
 /** A write refused because the lease's fence is older than the one the row holds. */
 class StaleFenceError extends Error {
   constructor(
@@ -62,39 +59,31 @@ export class StockService {
   }
 
   /**
-   * The common case, kept short because it runs while the SKUs are locked: one statement takes
-   * every line (in stock, our fences current) and one records the reservation — four round trips
-   * with BEGIN and COMMIT, whatever the number of lines. `undefined`, with nothing written, when
-   * a line is unknown, short or fenced out: {@link reserveCarefully} then says which.
+   * The common case, kept short because it runs while the SKUs are locked: one statement
+   * takes every line (in stock, our fences current) and records the reservation — one round
+   * trip, whatever the number of lines. `undefined`, with nothing written, when a line is
+   * unknown, short or fenced out: {@link reserveCarefully} then says which.
    */
   async #reserveInStock(
     orderId: string,
     sorted: OrderItemInput[],
     leases: ReadonlyMap<string, Lease>,
   ): Promise<Reserved | undefined> {
-    const fenceOf = (productId: string) => leases.get(keys.catalog.stockLock(productId))?.fence ?? 0;
-    try {
-      return await withTransaction(this.db, async (client) => {
-        const taken = await this.products.takeStockFenced(
-          client,
-          sorted.map((i) => ({ ...i, fence: fenceOf(i.productId) })),
-        );
-        if (taken.length < sorted.length) throw new RolledBack('not every line taken');
-        const after = new Map(taken.map((p) => [p.id, p]));
-        const reserved = sorted.map((i) => ({ ...i, unitPriceCents: after.get(i.productId)!.priceCents }));
-        if (!(await this.reservations.insertReservedOnce(client, orderId, reserved))) throw new RolledBack('already recorded');
-        const changes = sorted.map((i) => {
-          const now = after.get(i.productId)!;
-          return { before: { ...now, stock: now.stock + i.quantity, version: now.version - 1 }, after: now };
-        });
-        return { result: { orderId, status: 'reserved', items: reserved } as const, changes };
-      });
-    } catch (error) {
-      if (!(error instanceof RolledBack)) throw error;
-      if (error.message === 'not every line taken') return undefined;
-      // A repeat of this orderId, or its release, was recorded while we waited for the locks.
-      return { result: (await this.reservations.find(orderId))!, changes: [] };
-    }
+    const fence = (productId: string) => leases.get(keys.catalog.stockLock(productId))?.fence ?? 0;
+    const done = await this.products.reserve(
+      orderId,
+      sorted.map((i) => ({ ...i, fence: fence(i.productId) })),
+    );
+    if (done.outcome === 'not_all_taken') return undefined;
+    // A repeat of this orderId, or its release, was recorded while we waited for the locks.
+    if (done.outcome === 'recorded_before') return { result: (await this.reservations.find(orderId))!, changes: [] };
+    const after = new Map(done.taken.map((p) => [p.id, p]));
+    const reserved = sorted.map((i) => ({ ...i, unitPriceCents: after.get(i.productId)!.priceCents }));
+    const changes = sorted.map((i) => {
+      const now = after.get(i.productId)!;
+      return { before: { ...now, stock: now.stock + i.quantity, version: now.version - 1 }, after: now };
+    });
+    return { result: { orderId, status: 'reserved', items: reserved }, changes };
   }
 
   /** Line by line, to tell an unknown product, a short one (recorded as a refusal) and a stale fence apart. */

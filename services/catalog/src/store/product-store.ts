@@ -14,6 +14,8 @@ interface ProductRow {
 }
 
 const COLUMNS = 'id, name, description, price_cents, stock, version, updated_at';
+const NOT_NULL_VIOLATION = '23502';
+const UNIQUE_VIOLATION = '23505';
 
 const toProduct = (row: ProductRow): Product => ({
   id: row.id,
@@ -89,25 +91,48 @@ export class ProductStore {
   }
 
   /**
-   * Take `quantity` of each line in one statement, each under its lease's `fence` (same rule
-   * as {@link changeStockFenced}). Returns the rows it changed: fewer than the lines when a
-   * product is unknown, short, or holds a newer fence — the caller rolls back and finds out
-   * which the slow way. One round trip for any number of lines, inside the caller's lock.
+   * Reserve in one statement, so in one round trip while the caller holds the SKUs' locks:
+   * take `quantity` of each line under its lease's `fence` (the rule of
+   * {@link changeStockFenced}) and record the reservation of `orderId` with each line's
+   * price. All or nothing: when a line is unknown, short or holds a newer fence, or
+   * `orderId` has a reservation already, the statement fails as a whole and nothing is
+   * written — `not_all_taken` or `recorded_before` then, for the caller to find out more.
    */
-  async takeStockFenced(
-    client: Queryable,
+  async reserve(
+    orderId: string,
     lines: readonly { productId: string; quantity: number; fence: number }[],
-  ): Promise<Product[]> {
-    const { rows } = await client.query<ProductRow>(
-      `UPDATE products p SET stock = p.stock - l.quantity, version = p.version + 1, fence = l.fence, updated_at = now()
-       FROM unnest($1::text[], $2::int[], $3::bigint[]) AS l(id, quantity, fence)
-       WHERE p.id = l.id AND p.fence <= l.fence AND p.stock >= l.quantity
-       RETURNING ${COLUMNS.split(', ')
-         .map((c) => `p.${c}`)
-         .join(', ')}`,
-      [lines.map((l) => l.productId), lines.map((l) => l.quantity), lines.map((l) => l.fence)],
-    );
-    return rows.map(toProduct);
+  ): Promise<{ outcome: 'reserved'; taken: Product[] } | { outcome: 'not_all_taken' } | { outcome: 'recorded_before' }> {
+    try {
+      const { rows } = await this.db.query<ProductRow>(
+        `WITH lines AS (
+           SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]) WITH ORDINALITY AS l(id, quantity, fence, n)
+         ),
+         taken AS (
+           UPDATE products p SET stock = p.stock - l.quantity, version = p.version + 1, fence = l.fence, updated_at = now()
+           FROM lines l
+           WHERE p.id = l.id AND p.fence <= l.fence AND p.stock >= l.quantity
+           RETURNING ${COLUMNS.split(', ')
+             .map((c) => `p.${c}`)
+             .join(', ')}
+         ),
+         recorded AS (
+           -- status is NOT NULL: unless every line was taken it is NULL, and the statement fails whole.
+           INSERT INTO reservations (order_id, status, items)
+           SELECT $1,
+                  CASE WHEN count(t.id) = cardinality($2::text[]) THEN 'reserved' END,
+                  coalesce(jsonb_agg(jsonb_build_object('productId', l.id, 'quantity', l.quantity, 'unitPriceCents', t.price_cents) ORDER BY l.n), '[]')
+           FROM lines l LEFT JOIN taken t ON t.id = l.id
+         )
+         SELECT * FROM taken`,
+        [orderId, lines.map((l) => l.productId), lines.map((l) => l.quantity), lines.map((l) => l.fence)],
+      );
+      return { outcome: 'reserved', taken: rows.map(toProduct) };
+    } catch (error) {
+      const { code, table } = error as { code?: string; table?: string };
+      if (table === 'reservations' && code === NOT_NULL_VIOLATION) return { outcome: 'not_all_taken' };
+      if (table === 'reservations' && code === UNIQUE_VIOLATION) return { outcome: 'recorded_before' };
+      throw error;
+    }
   }
 
   /** The fencing token of the last lock holder that wrote this product's stock. */

@@ -41,15 +41,6 @@ export class ReservationStore {
     ]);
   }
 
-  /** {@link insertReserved} unless a row for `orderId` exists already (a repeat, or a release that came first): false then. */
-  async insertReservedOnce(client: Queryable, orderId: string, items: OrderItem[]): Promise<boolean> {
-    const result = await client.query(
-      "INSERT INTO reservations (order_id, status, items) VALUES ($1, 'reserved', $2) ON CONFLICT (order_id) DO NOTHING",
-      [orderId, JSON.stringify(items)],
-    );
-    return result.rowCount === 1;
-  }
-
   /** Record a refusal, so a repeated orderId is refused the same way. */
   async insertRejected(client: Queryable, orderId: string, requested: unknown, productId: string): Promise<void> {
     await client.query("INSERT INTO reservations (order_id, status, items, short_product_id) VALUES ($1, 'rejected', $2, $3)", [
