@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, stopChild, track, waitFor } from '@storefront/testing';
 import pg from 'pg';
 import type { BenchEnv, Budget, Row } from './bench-env.js';
-import { type LoadResult, load } from './load.js';
+import { type LoadResult, load, otherAnswers } from './load.js';
 import { median } from './stats.js';
 
 const bareServer = fileURLToPath(new URL('./bare-server.js', import.meta.url));
@@ -193,12 +193,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
         ),
       );
       const made = halves.reduce((n, h) => n + (h.statusCounts['201'] ?? 0), 0);
-      // Latency covers every answer: say what the answers were that placed no order.
-      const others = new Map<string, number>();
-      for (const h of halves)
-        for (const [status, n] of Object.entries(h.statusCounts))
-          if (status !== '201') others.set(status, (others.get(status) ?? 0) + n);
-      const otherText = [...others].map(([status, n]) => `${n}×${status}`).join(', ');
+      const otherText = otherAnswers('201', ...halves);
       flow.push({
         ...halves[0]!,
         rps: made / budget.httpSeconds,

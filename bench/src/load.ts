@@ -16,6 +16,18 @@ export interface LoadResult {
   statusCounts: Record<string, number>;
 }
 
+/**
+ * The answers of `results` other than `expected`, as `"10×500, 3×409"` ('' when there were
+ * none): latency figures cover every answer, so a run must say what the others were.
+ */
+export const otherAnswers = (expected: string, ...results: LoadResult[]): string => {
+  const others = new Map<string, number>();
+  for (const r of results)
+    for (const [status, n] of Object.entries(r.statusCounts))
+      if (status !== expected) others.set(status, (others.get(status) ?? 0) + n);
+  return [...others].map(([status, n]) => `${n}×${status}`).join(', ');
+};
+
 /** Drive `url` with autocannon from a separate process (loopback only). */
 export const load = async (options: {
   url: string;
