@@ -34,11 +34,12 @@ export interface LockOptions {
    * (`<key>:queue`, by wait deadline: first come, first served when waits are equal) and a
    * release gives the lock straight to the first waiter still waiting, with a new fence,
    * announced on that waiter's own channel `<key>:handoff:<token>` (subscribed while it
-   * waits): one waiter wakes, already holding the lock,
-   * instead of every waiter racing for it (a thundering herd) or sleeping out a delay.
-   * Waiters also look every 250 ms (or at the holder's expiry, if sooner)
-   * in case a message was lost or a holder died. Every lock instance on a key must use it
-   * (a polling instance would not hand off). Default: off (waiters poll with jitter).
+   * waits): one waiter wakes, already holding the lock, instead of every waiter racing for
+   * it (a thundering herd) or sleeping out a delay. Waiters also look every second (or at
+   * the holder's expiry, if sooner) in case a message was lost or a holder died. Every lock
+   * instance on a key must use it (a polling instance would not hand off). Needs a Cluster
+   * hash tag in `key` (the lock, its fence and its queue share a slot). Default: off
+   * (waiters poll with jitter).
    */
   handOff?: RedisClient;
 }
@@ -71,7 +72,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A single-instance Redis lock with a random token, PX TTL, Lua compare-and-delete
- * release, automatic renewal, retry with jitter until a deadline, and a fencing token.
+ * release, automatic renewal, waiting until a deadline (retry with jitter, or a fair queue
+ * with hand-off: {@link LockOptions.handOff}), and a fencing token.
  * For several keys at once use {@link RedisLock.withLocks}: sorted order, all-or-nothing.
  */
 export class RedisLock {
