@@ -122,7 +122,7 @@ export class RedisLock {
     const token = randomBytes(16).toString('hex');
     // Hand-off mode: this waiter's own channel, so a release wakes exactly one waiter. The
     // message can overtake the reply that queued us (two sockets), so it is kept until read.
-    const channel = `${key}:handoff:${token}`;
+    const channel = this.#handOffChannel(key, token);
     let listening = false;
     let handed: number | undefined;
     let wake: (() => void) | undefined;
@@ -162,17 +162,17 @@ export class RedisLock {
           if (this.#subscriber) await this.#release(key, token).catch(() => this.#abandon(key, token));
           throw new LockTimeoutError(key, timeoutMs);
         }
-        if (this.#subscriber && !listening) {
-          // Listen first, then look again at once: a hand-off made meanwhile is seen by that look.
-          this.#handOffs.set(channel, (fence) => {
-            handed = fence;
-            wake?.();
-          });
-          listening = true;
-          await this.#subscriber.subscribe(channel);
-          continue;
-        }
         if (this.#subscriber) {
+          if (!listening) {
+            // Listen first, then look again at once: a hand-off made meanwhile is seen by that look.
+            this.#handOffs.set(channel, (fence) => {
+              handed = fence;
+              wake?.();
+            });
+            listening = true;
+            await this.#subscriber.subscribe(channel);
+            continue;
+          }
           if (handed === undefined) {
             await new Promise<void>((resolve) => {
               const timer = setTimeout(resolve, Math.max(1, Math.min(HAND_OFF_CHECK_MS, -result, remaining)));
@@ -248,7 +248,7 @@ export class RedisLock {
       this.#queueKey(key),
       token,
       this.#ttlMs,
-      `${key}:handoff:`,
+      this.#handOffChannel(key, ''),
     );
     if (outcome === 2) this.#metrics?.lockHandOffs.inc();
     return outcome !== 0;
@@ -256,6 +256,11 @@ export class RedisLock {
 
   #queueKey(key: string): string {
     return `${key}:queue`;
+  }
+
+  /** The channel a waiter holding `token` listens on (with `''`: the prefix the release script completes). */
+  #handOffChannel(key: string, token: string): string {
+    return `${key}:handoff:${token}`;
   }
 
   /** Remove a lock a timed-out acquisition may still take, once Redis answers (see `removeWhenAnswered`). */

@@ -21,8 +21,9 @@ class StaleFenceError extends Error {
 
 /**
  * Stock reservations. Every stock change runs under the redis-kit lock of each SKU it
- * touches (sorted, all-or-nothing), inside one Postgres transaction, and writes each row
- * only if its fencing token is the newest (`ProductStore.changeStockFenced`).
+ * touches (sorted, all-or-nothing), inside one Postgres transaction (a reservation's common
+ * case is one statement: `ProductStore.reserve`), and writes each row only if its fencing
+ * token is the newest (`ProductStore.changeStockFenced`, and the same rule in `reserve`).
  *
  * Why a lock when a conditional `UPDATE … WHERE stock >= n` alone cannot oversell:
  * a reservation is a multi-SKU decision plus a reservation record, made by any of
@@ -46,8 +47,8 @@ export class StockService {
    */
   async reserve({ orderId, items }: ReservationRequest): Promise<StoredReservation> {
     requestSpan()?.setAttribute('order.id', orderId);
-    // A repeated orderId is found under the locks (the fast path's insert conflicts and rolls
-    // back; the careful path looks first): no read before them on the common path.
+    // A repeated orderId is found under the locks (the fast path's statement fails on its
+    // reservation row; the careful path looks first): no read before them on the common path.
     const sorted = [...items].sort((a, b) => a.productId.localeCompare(b.productId));
     const lockKeys = sorted.map((i) => keys.catalog.stockLock(i.productId));
     const { result, changes } = await this.#withFencedLocks(

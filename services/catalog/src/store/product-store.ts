@@ -14,6 +14,10 @@ interface ProductRow {
 }
 
 const COLUMNS = 'id, name, description, price_cents, stock, version, updated_at';
+/** {@link COLUMNS} of the row `p`, for statements that join. */
+const P_COLUMNS = COLUMNS.split(', ')
+  .map((c) => `p.${c}`)
+  .join(', ');
 const NOT_NULL_VIOLATION = '23502';
 const UNIQUE_VIOLATION = '23505';
 
@@ -66,9 +70,7 @@ export class ProductStore {
          updated_at = now()
        FROM (SELECT id, price_cents AS previous_price_cents FROM products WHERE id = $1 FOR UPDATE) old
        WHERE p.id = old.id
-       RETURNING ${COLUMNS.split(', ')
-         .map((c) => `p.${c}`)
-         .join(', ')}, old.previous_price_cents`,
+       RETURNING ${P_COLUMNS}, old.previous_price_cents`,
       [id, patch.name ?? null, patch.description ?? null, patch.priceCents ?? null],
     );
     const row = rows[0];
@@ -111,9 +113,7 @@ export class ProductStore {
            UPDATE products p SET stock = p.stock - l.quantity, version = p.version + 1, fence = l.fence, updated_at = now()
            FROM lines l
            WHERE p.id = l.id AND p.fence <= l.fence AND p.stock >= l.quantity
-           RETURNING ${COLUMNS.split(', ')
-             .map((c) => `p.${c}`)
-             .join(', ')}
+           RETURNING ${P_COLUMNS}
          ),
          recorded AS (
            -- status is NOT NULL: unless every line was taken it is NULL, and the statement fails whole.

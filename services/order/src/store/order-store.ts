@@ -25,6 +25,20 @@ const toOrder = (row: OrderRow): Order => ({
   updatedAt: row.updated_at.toISOString(),
 });
 
+/** The order an Idempotency-Key placed before, and the fingerprint of the request that placed it. */
+type PriorOrder = { order: Order; fingerprint: string };
+type PriorOrderRow = OrderRow & { fingerprint: string };
+
+/** The SELECT of the order a customer's key placed, with the key's fingerprint; placeholders for customer and key. */
+const priorOrderSql = (customer: string, key: string) =>
+  `SELECT ${COLUMNS.split(', ')
+    .map((c) => `o.${c}`)
+    .join(', ')}, k.fingerprint
+   FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
+   WHERE k.customer_id = ${customer} AND k.key = ${key}`;
+
+const toPriorOrder = (row: PriorOrderRow): PriorOrder => ({ order: toOrder(row), fingerprint: row.fingerprint });
+
 /** An Idempotency-Key and the fingerprint of the request that first used it. */
 export interface IdempotencyRecord {
   key: string;
@@ -101,17 +115,9 @@ export class OrderStore {
   }
 
   /** The order placed earlier under this customer's Idempotency-Key, with the request's fingerprint. */
-  async byIdempotencyKey(customerId: string, key: string): Promise<{ order: Order; fingerprint: string } | undefined> {
-    const { rows } = await this.db.query<OrderRow & { fingerprint: string }>(
-      `SELECT ${COLUMNS.split(', ')
-        .map((c) => `o.${c}`)
-        .join(', ')}, k.fingerprint
-       FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
-       WHERE k.customer_id = $1 AND k.key = $2`,
-      [customerId, key],
-    );
-    const row = rows[0];
-    return row && { order: toOrder(row), fingerprint: row.fingerprint };
+  async byIdempotencyKey(customerId: string, key: string): Promise<PriorOrder | undefined> {
+    const { rows } = await this.db.query<PriorOrderRow>(priorOrderSql('$1', '$2'), [customerId, key]);
+    return rows[0] && toPriorOrder(rows[0]);
   }
 
   /**
@@ -119,25 +125,14 @@ export class OrderStore {
    * unless this customer's Idempotency-Key `key` placed an order before: then nothing is
    * recorded and that order comes back, with its request's fingerprint. One round trip.
    */
-  async recordIntent(
-    orderId: string,
-    customerId: string,
-    key?: string,
-  ): Promise<{ order: Order; fingerprint: string } | undefined> {
-    const { rows } = await this.db.query<OrderRow & { fingerprint: string }>(
-      `WITH prior AS (
-         SELECT ${COLUMNS.split(', ')
-           .map((c) => `o.${c}`)
-           .join(', ')}, k.fingerprint
-         FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
-         WHERE $3::text IS NOT NULL AND k.customer_id = $2 AND k.key = $3
-       ),
+  async recordIntent(orderId: string, customerId: string, key?: string): Promise<PriorOrder | undefined> {
+    const { rows } = await this.db.query<PriorOrderRow>(
+      `WITH prior AS (${priorOrderSql('$2', '$3')}),
        intent AS (INSERT INTO order_intents (order_id, customer_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM prior))
        SELECT * FROM prior`,
       [orderId, customerId, key ?? null],
     );
-    const row = rows[0];
-    return row && { order: toOrder(row), fingerprint: row.fingerprint };
+    return rows[0] && toPriorOrder(rows[0]);
   }
 
   /** The placement ended without a reservation to keep (refused, or released): forget the intent. */
