@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, KeyedGroupCommit } from './group-commit.js';
 
 /** A write that records each batch it was given and holds it until released. */
 const recordingWrite = () => {
@@ -55,5 +55,31 @@ describe('GroupCommit', () => {
     const failed = [commit.add(1), commit.add(2)].map((p) => p.catch((e: Error) => e.message));
     expect(await Promise.all(failed)).toEqual(['database down', 'database down']);
     expect(await commit.add(3)).toBe(3);
+  });
+});
+
+describe('KeyedGroupCommit', () => {
+  it('groups items only with items of their own key, and forgets a key once its items are written', async () => {
+    const batches: string[] = [];
+    const gates: (() => void)[] = [];
+    const commit = new KeyedGroupCommit(async (key: string, items: number[]) => {
+      batches.push(`${key}:${items.join(',')}`);
+      await new Promise<void>((release) => gates.push(release));
+      return items.map((n) => `${key}${n}`);
+    });
+    const firsts = [commit.add('a', 1), commit.add('b', 2)];
+    await settled();
+    const laters = [commit.add('a', 3), commit.add('b', 4), commit.add('a', 5)];
+    await settled();
+    expect(batches).toEqual(['a:1', 'b:2']); // each key's first write in flight at once
+    expect(commit.activeKeys).toBe(2);
+    for (const release of gates.splice(0)) release();
+    expect(await Promise.all(firsts)).toEqual(['a1', 'b2']);
+    await settled();
+    expect(batches).toEqual(['a:1', 'b:2', 'a:3,5', 'b:4']);
+    for (const release of gates.splice(0)) release();
+    expect(await Promise.all(laters)).toEqual(['a3', 'b4', 'a5']);
+    await settled();
+    expect(commit.activeKeys).toBe(0);
   });
 });

@@ -2,6 +2,8 @@
 export interface GroupCommitOptions {
   /** Most items one write carries. Default 100. */
   maxBatch?: number;
+  /** Called when the last write is done and nothing waits (a {@link KeyedGroupCommit} drops the key's group). */
+  onIdle?: () => void;
 }
 
 /**
@@ -16,14 +18,16 @@ export interface GroupCommitOptions {
  */
 export class GroupCommit<I, O> {
   readonly #maxBatch: number;
+  readonly #onIdle: (() => void) | undefined;
   #pending: { item: I; resolve: (result: O) => void; reject: (error: unknown) => void }[] = [];
   #writing = false;
 
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
-    { maxBatch = 100 }: GroupCommitOptions = {},
+    { maxBatch = 100, onIdle }: GroupCommitOptions = {},
   ) {
     this.#maxBatch = maxBatch;
+    this.#onIdle = onIdle;
   }
 
   /** Write `item` with whatever else is waiting; resolves with its own result. */
@@ -48,5 +52,35 @@ export class GroupCommit<I, O> {
       }
     }
     this.#writing = false;
+    this.#onIdle?.();
+  }
+}
+
+/**
+ * A {@link GroupCommit} per key: items go out together only with items of the same key
+ * (the same set of locks, the same table). A key's group exists while it has items in
+ * flight or waiting, so many keys used once cost nothing once they are written.
+ */
+export class KeyedGroupCommit<I, O> {
+  readonly #groups = new Map<string, GroupCommit<I, O>>();
+
+  constructor(
+    private readonly write: (key: string, items: I[]) => Promise<O[]>,
+    private readonly options: Omit<GroupCommitOptions, 'onIdle'> = {},
+  ) {}
+
+  /** Write `item` with whatever else waits under `key`; resolves with its own result. */
+  add(key: string, item: I): Promise<O> {
+    let group = this.#groups.get(key);
+    if (!group) {
+      group = new GroupCommit((items) => this.write(key, items), { ...this.options, onIdle: () => this.#groups.delete(key) });
+      this.#groups.set(key, group);
+    }
+    return group.add(item);
+  }
+
+  /** Keys with items in flight or waiting. */
+  get activeKeys(): number {
+    return this.#groups.size;
   }
 }

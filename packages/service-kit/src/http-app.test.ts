@@ -48,7 +48,11 @@ const build = (logLines: string[] = []) => {
     metrics,
     health,
     bodyLimit: '1kb',
+    bodyLimits: { '/bulk': '8kb' },
     routes: (a) => {
+      a.post(['/bulk', '/bulk/more', '/bulky'], (req, res) => {
+        res.status(201).json({ bytes: JSON.stringify(req.body).length });
+      });
       a.post('/things', (req, res) => {
         const body = parseOrThrow(Body, req.body, 'body');
         res.status(201).json(body);
@@ -82,6 +86,22 @@ describe('createServiceApp', () => {
   let metrics: ReturnType<typeof createMetrics>;
   beforeEach(() => {
     ({ app, health, metrics } = build());
+  });
+
+  it('gives a path its own body limit (and what is under it), the rest the general one', async () => {
+    const big = { name: 'x'.repeat(4000), quantity: 1 };
+    expect((await request(app).post('/bulk').send(big)).status).toBe(201);
+    expect((await request(app).post('/bulk/more').send(big)).status).toBe(201);
+    expect(
+      (
+        await request(app)
+          .post('/bulk')
+          .send({ name: 'x'.repeat(9000) })
+      ).status,
+    ).toBe(413);
+    // Not under /bulk: a name that starts the same is not the path.
+    expect((await request(app).post('/bulky').send(big)).status).toBe(413);
+    expect((await request(app).post('/things').send(big)).status).toBe(413);
   });
 
   it('answers a malformed JSON body with 400 problem+json', async () => {

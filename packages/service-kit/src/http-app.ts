@@ -65,6 +65,15 @@ export const createServiceApp = ({
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy === undefined ? false : /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy);
   app.set('query parser', 'simple');
+  // GET, HEAD and OPTIONS carry no body here: not even the parser's checks for them. A path
+  // with a limit of its own (and what is under it) gets its own parser.
+  const json = express.json({ limit: bodyLimit });
+  const parsers = Object.entries(bodyLimits).map(([path, limit]) => ({ path, parse: express.json({ limit }) }));
+  const parseBody: RequestHandler = (req, res, next) => {
+    if (BODYLESS.has(req.method)) return next();
+    const own = parsers.find(({ path }) => req.path === path || req.path.startsWith(`${path}/`));
+    return (own?.parse ?? json)(req, res, next);
+  };
   // The per-request steps every request takes, as one router layer: each Express layer costs
   // a path match and a dispatch, which the profile showed as the router's largest share.
   app.use(
@@ -73,13 +82,9 @@ export const createServiceApp = ({
       requestLog({ logger, ignore: (req) => req.url.startsWith('/health') || req.url === '/metrics' }),
       traceResponse,
       httpMetricsMiddleware(metrics),
+      parseBody,
     ),
   );
-  // A path with its own limit is parsed first; the general parser then sees the body read and skips it.
-  for (const [path, limit] of Object.entries(bodyLimits)) app.use(path, express.json({ limit }));
-  // GET, HEAD and OPTIONS carry no body here: not even the parser's checks for them.
-  const json = express.json({ limit: bodyLimit });
-  app.use((req, res, next) => (BODYLESS.has(req.method) ? next() : json(req, res, next)));
   app.use('/health', healthRouter(health));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

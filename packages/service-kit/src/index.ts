@@ -15,7 +15,7 @@ export {
   type UnavailableClassifier,
   ValidationError,
 } from './errors.js';
-export { GroupCommit, type GroupCommitOptions } from './group-commit.js';
+export { GroupCommit, type GroupCommitOptions, KeyedGroupCommit } from './group-commit.js';
 export { Health, type HealthCheck } from './health.js';
 export { createServiceApp, type ServiceAppOptions } from './http-app.js';
 export { createLogger, type LoggerOptions, redactUrl } from './logger.js';

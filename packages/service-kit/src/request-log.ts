@@ -3,6 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Level, Logger } from 'pino';
 import { redactHeaders } from './logger.js';
 import { routeTemplate } from './metrics.js';
+import { afterResponse } from './response-over.js';
 import { currentTraceId } from './tracing.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -46,11 +47,7 @@ export const requestLog = ({ logger, ignore }: RequestLogOptions): RequestHandle
     const started = performance.now();
     // The trace is the request's while its handlers run; at 'finish' the context may be gone.
     const traceId = currentTraceId();
-    let done = false;
-    const finished = () => {
-      if (done) return;
-      done = true;
-      res.off('close', finished);
+    afterResponse(res, () => {
       const status = res.writableFinished ? res.statusCode : 499;
       const level = levelFor(status);
       if (!lines.isLevelEnabled(level)) return;
@@ -71,9 +68,7 @@ export const requestLog = ({ logger, ignore }: RequestLogOptions): RequestHandle
         },
         status === 499 ? 'request aborted' : 'request completed',
       );
-    };
-    res.once('finish', finished);
-    res.once('close', finished);
+    });
     next();
   };
 };

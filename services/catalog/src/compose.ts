@@ -1,6 +1,7 @@
 import { channels, keys, type Product } from '@storefront/contracts';
 import { RedisLock, SlidingRanking, TwoTierCache } from '@storefront/redis-kit';
 import type { ServiceHost } from '@storefront/service-defaults';
+import { Gauge, Histogram } from 'prom-client';
 import { type CatalogConfig, databaseSessionLimits } from './config.js';
 import { CatalogService } from './domain/catalog-service.js';
 import { RankingsService } from './domain/rankings-service.js';
@@ -45,7 +46,20 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
     handOff: host.connection('subscriber', 'locks'),
     registry,
   });
-  const stock = new StockService(db, products, new ReservationStore(db), lock, catalog);
+  // Reservations of one SKU set waiting together share a hold of its locks (lock combining).
+  const stock = new StockService(db, products, new ReservationStore(db), lock, catalog, {
+    perHold: new Histogram({
+      name: 'stock_reservations_per_lock_hold',
+      help: 'Reservations made under one hold of their SKU set’s locks (1 when nobody else was waiting)',
+      buckets: [1, 2, 4, 8, 16],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'stock_reservations_in_flight',
+      help: 'Reservations in this instance waiting for or holding their SKU locks',
+      registers: [registry],
+    }),
+  });
   // Order and the notifier keep the rankings; catalog's ACL user may only read them.
   const ranking = (name: string, key: string) => new SlidingRanking(redis, { name, key, registry });
   const rankings = new RankingsService(

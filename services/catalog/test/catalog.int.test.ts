@@ -9,6 +9,7 @@ import {
   createTestDatabase,
   type ShopCredentials,
   type TestDatabase,
+  waitFor,
 } from '@storefront/testing';
 import type { Express } from 'express';
 import type pg from 'pg';
@@ -312,6 +313,55 @@ describe('reservations', () => {
       expect(healed.status).toBe(201);
       for (const id of ids) expect(await stockOf(id)).toBe(5);
     } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('makes the reservations waiting on one SKU under one hold of its lock, each with its own answer, healing a lost fence for all', async () => {
+    const id = await createProduct(4);
+    const reserve = (orderId: string) =>
+      request(a)
+        .post('/reservations')
+        .set(fromOrder)
+        .send({ orderId, items: [{ productId: id, quantity: 1 }] });
+    // Postgres now holds fence 2: a lease from a counter that starts again (1) is behind it.
+    for (let i = 0; i < 2; i++) expect((await reserve(randomUUID())).status).toBe(201);
+    const metric = async (name: string) => {
+      const text = (await request(a).get('/metrics')).text;
+      return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    };
+    const [holdsBefore, madeBefore] = [
+      await metric('stock_reservations_per_lock_hold_count'),
+      await metric('stock_reservations_per_lock_hold_sum'),
+    ];
+    const admin = createRedis({ url: inject('redisUrl') });
+    const lockKey = appKeys.catalog.stockLock(id);
+    const holder = await new RedisLock(admin, { ttlMs: 10_000 }).acquire(lockKey);
+    try {
+      // The counter lost (an empty restart): the next lease's fence is behind Postgres's.
+      expect(await admin.del(`${lockKey}:fence`)).toBe(1);
+      const repeated = randomUUID();
+      const orderIds = [repeated, randomUUID(), randomUUID(), repeated, randomUUID(), randomUUID()];
+      const answers = Promise.all(orderIds.map((orderId) => reserve(orderId).then((r) => r)));
+      await waitFor(async () => (await metric('stock_reservations_in_flight')) === orderIds.length, {
+        description: 'all six reservations waiting for the SKU lock',
+      });
+      await holder.release();
+      const results = await answers;
+      const statuses = results.map((r) => r.status);
+      // Two units left, five distinct orders: two reserved, three refused; the repeat answers alike.
+      expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+      expect(new Set(orderIds.filter((_, i) => statuses[i] === 201)).size).toBe(2);
+      expect(results[3]!.status).toBe(results[0]!.status);
+      expect(results[3]!.body).toEqual(results[0]!.body);
+      expect(await stockOf(id)).toBe(0);
+      expect(Number(await admin.get(`${lockKey}:fence`))).toBeGreaterThan(2); // healed past Postgres's fence
+      // Six reservations, fewer holds: the ones that waited together went under one.
+      const holds = (await metric('stock_reservations_per_lock_hold_count')) - holdsBefore;
+      expect((await metric('stock_reservations_per_lock_hold_sum')) - madeBefore).toBe(orderIds.length);
+      expect(holds).toBeLessThanOrEqual(2);
+    } finally {
+      await holder.release().catch(() => {});
       admin.disconnect();
     }
   });
