@@ -163,9 +163,10 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   // request one at random; the ceiling gets the same headers.
   const tokens = await env.customerTokens(100);
   const rows: Row[] = [];
-  for (const [label, productIds] of [
-    ['one hot product', ['hot']],
-    ['spread over 50 products', products.slice(1)],
+  // Issue 15's goals: the hot product's tail held; the spread case fast enough that 32 clients wait ≤ 200 ms.
+  for (const [label, productIds, p99Goal] of [
+    ['one hot product', ['hot'], 500],
+    ['spread over 50 products', products.slice(1), 200],
   ] as const) {
     const flow: LoadResult[] = [];
     const ceiling: LoadResult[] = [];
@@ -211,8 +212,8 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
       measured: `${Math.round(f.rps)} orders/s, p50 ${f.p50} ms, p99 ${f.p99} ms`,
       ceiling: `bare Express ${Math.round(c.rps)} req/s`,
       ratio: ratio(f.rps, c.rps),
-      goal: 'orders/s and p50/p99; zero oversell',
-      met: null,
+      goal: `p99 <= ${p99Goal} ms; zero oversell`,
+      met: f.p99 <= p99Goal,
       correct: true,
     });
   }
