@@ -133,7 +133,7 @@ describe('per-service Redis ACL users', () => {
     ['catalog', 'events:product.updated'],
     ['catalog', 'events:stock.changed'],
     ['catalog', 'cache:invalidate:product'],
-    ['catalog', 'catalog:lock:{stock:sku-1}:handoff'],
+    ['catalog', 'catalog:lock:handoff:0123abcd'],
     ['order', 'events:order.placed'],
     ['notifier', 'registry:changes'],
     ['dashboard', 'registry:changes'],
@@ -144,7 +144,7 @@ describe('per-service Redis ACL users', () => {
   it.each([
     ['order', 'events:product.updated'],
     ['order', 'cache:invalidate:product'],
-    ['order', 'catalog:lock:{stock:sku-1}:handoff'],
+    ['order', 'catalog:lock:handoff:0123abcd'],
     ['catalog', 'events:order.placed'],
     ['notifier', 'events:order.placed'],
     ['notifier', 'events:product.updated'],

@@ -80,6 +80,12 @@ export type QueueName = (typeof queues)[keyof typeof queues];
 
 /** Pub/sub channels: ephemeral signals only. Anything that must not be lost goes through BullMQ or a stream. */
 export const channels = {
+  /**
+   * Prefix of catalog's stock-lock hand-off channels (redis-kit's `RedisLock` option
+   * `handOffChannel`): each lock instance listens on `<prefix><its id>` for the locks its
+   * waiters are handed. Under `catalog:lock:` so catalog's ACL user may use it.
+   */
+  stockLockHandOff: 'catalog:lock:handoff:',
   /** "drop your L1 copy of these keys" (cache invalidation). */
   cacheInvalidation: (namespace: string) => `cache:invalidate:${namespace}`,
   /** Live events by type, for watchers and the dashboard. */

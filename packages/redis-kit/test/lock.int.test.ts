@@ -91,13 +91,13 @@ describe('RedisLock', () => {
   });
 
   describe('hand-off', () => {
-    /** `n` tokens in the queue and `listening` waiters subscribed to their hand-off channels. */
-    const queued = (key: string, n: number, listening = n) =>
+    /** `n` tokens in the queue, and `lock` listening on its hand-off channel. */
+    const queued = (key: string, n: number, lock: RedisLock) =>
       waitFor(
         async () =>
           (await redis.zcard(`${key}:queue`)) === n &&
-          ((await redis.pubsub('CHANNELS', `${key}:handoff:*`)) as string[]).length === listening,
-        { description: `${n} waiter(s) queued, ${listening} listening` },
+          ((await redis.pubsub('NUMSUB', lock.handOffChannel!)) as [string, number])[1] === 1,
+        { description: `${n} waiter(s) queued, ${lock.handOffChannel} listened to` },
       );
 
     it('gives the lock on release straight to the waiter, with the next fence, without it having to look again', async () => {
@@ -108,7 +108,7 @@ describe('RedisLock', () => {
         const lock = new RedisLock(redis, { handOff: subscriber, registry });
         const holder = await lock.acquire(key);
         const waiting = lock.acquire(key);
-        await queued(key, 1);
+        await queued(key, 1, lock);
         const released = performance.now();
         expect(await holder.release()).toBe(true);
         const next = await waiting;
@@ -132,7 +132,7 @@ describe('RedisLock', () => {
         const lock = new RedisLock(redis, { handOff: subscriber });
         const holder = await lock.acquire(key);
         const waiting = lock.acquire(key);
-        await queued(key, 1);
+        await queued(key, 1, lock);
         // The message is lost (as in a reconnect): the waiter's connection stops listening.
         await subscriber.unsubscribe();
         await holder.release();
@@ -184,7 +184,7 @@ describe('RedisLock', () => {
         // A process that queued (ahead of the next waiter: an earlier deadline) and died.
         await redis.zadd(`${key}:queue`, Date.now() + 3_000, 'vanished');
         const waiting = lock.acquire(key, { timeoutMs: 5_000 });
-        await queued(key, 2, 1);
+        await queued(key, 2, lock);
         const released = performance.now();
         await holder.release();
         expect(await redis.get(key)).toBe('vanished');

@@ -44,6 +44,7 @@ export const compose = async (host: ServiceHost<CatalogConfig>) => {
     ttlMs: config.STOCK_LOCK_TTL_MS,
     acquireTimeoutMs: config.STOCK_LOCK_WAIT,
     handOff: host.connection('subscriber', 'locks'),
+    handOffChannel: channels.stockLockHandOff,
     registry,
   });
   // Reservations of one SKU set waiting together share a hold of its locks (lock combining).

@@ -80,10 +80,12 @@ return -ttl
 
 /**
  * Release with a hand-off, or leave the queue (a waiter giving up). KEYS[1] lock, KEYS[2]
- * fencing counter, KEYS[3] waiters; ARGV[1] token, ARGV[2] ttl ms, ARGV[3] the hand-off channels'
- * prefix. Takes the token out of the queue; if it holds the lock, gives the lock to the waiter
- * with the earliest deadline that has not passed (a new fence, published on ARGV[3] .. its
- * token, the channel only that waiter listens on), or frees it when nobody waits. 2 = handed off, 1 = freed, 0 = the token held nothing.
+ * fencing counter, KEYS[3] waiters; ARGV[1] token, ARGV[2] ttl ms, ARGV[3] the hand-off
+ * channels' prefix. Takes the token out of the queue; if it holds the lock, gives the lock to
+ * the waiter with the earliest deadline that has not passed — a new fence, published as
+ * `<token> <fence>` on ARGV[3] .. the token's first part (its lock instance's id, before the
+ * '.'), the channel that instance listens on — or frees it when nobody waits.
+ * 2 = handed off, 1 = freed, 0 = the token held nothing.
  */
 export const releaseHandOffScript = defineScript<number>(
   'sfLockReleaseHandOff',
@@ -97,7 +99,7 @@ local next = redis.call('ZPOPMIN', KEYS[3])
 if next[1] then
   redis.call('SET', KEYS[1], next[1], 'PX', ARGV[2])
   local fence = redis.call('INCR', KEYS[2])
-  redis.call('PUBLISH', ARGV[3] .. next[1], fence)
+  redis.call('PUBLISH', ARGV[3] .. string.match(next[1], '^[^.]*'), next[1] .. ' ' .. fence)
   return 2
 end
 redis.call('DEL', KEYS[1])

@@ -33,15 +33,17 @@ export interface LockOptions {
    * A pub/sub connection for a fair hand-off. With it, a waiter joins the key's queue
    * (`<key>:queue`, by wait deadline: first come, first served when waits are equal) and a
    * release gives the lock straight to the first waiter still waiting, with a new fence,
-   * announced on that waiter's own channel `<key>:handoff:<token>` (subscribed while it
-   * waits): one waiter wakes, already holding the lock, instead of every waiter racing for
-   * it (a thundering herd) or sleeping out a delay. Waiters also look every second (or at
-   * the holder's expiry, if sooner) in case a message was lost or a holder died. Every lock
-   * instance on a key must use it (a polling instance would not hand off). Needs a Cluster
-   * hash tag in `key` (the lock, its fence and its queue share a slot). Default: off
-   * (waiters poll with jitter).
+   * announced on the channel of that waiter's lock instance (`<handOffChannel><instance
+   * id>`, subscribed once, at the first acquisition): one waiter wakes, already holding the
+   * lock, instead of every waiter racing for it (a thundering herd) or sleeping out a delay.
+   * Waiters also look every second (or at the holder's expiry, if sooner) in case a message
+   * was lost or a holder died. Every lock instance on a key must use it (a polling instance
+   * would not hand off). Needs a Cluster hash tag in `key` (the lock, its fence and its
+   * queue share a slot). Default: off (waiters poll with jitter).
    */
   handOff?: RedisClient;
+  /** Prefix of the hand-off channels (an ACL channel pattern must allow it). Default `lock:handoff:`. */
+  handOffChannel?: string;
 }
 
 /** How often a waiter in the hand-off queue looks for itself, in case it missed its message. */
@@ -70,6 +72,12 @@ export interface Lease {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `promise`, or nothing once `ms` have passed (the promise goes on by itself). */
+const within = (promise: Promise<unknown>, ms: number) => {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+};
+
 /**
  * A single-instance Redis lock with a random token, PX TTL, Lua compare-and-delete
  * release, automatic renewal, waiting until a deadline (retry with jitter, or a fair queue
@@ -85,7 +93,14 @@ export class RedisLock {
   readonly #fenceKey: (key: string) => string;
   readonly #metrics: ReturnType<typeof lockMetrics>;
   readonly #subscriber: RedisClient | undefined;
-  /** Waiters by their own hand-off channel, told their fence when a release hands them the lock. */
+  /** This instance's id: the first part of its waiters' tokens, which names the channel a release hands them the lock on. */
+  readonly #instanceId = randomBytes(8).toString('hex');
+  /** The channel this instance's waiters are handed locks on (hand-off mode). */
+  readonly handOffChannel: string | undefined;
+  /** Subscribed to {@link handOffChannel} (once, at the first wait; ioredis subscribes again after a reconnect). */
+  #listening = false;
+  #subscribing: Promise<void> | undefined;
+  /** Waiters by token, told their fence when a release hands them the lock. */
   readonly #handOffs = new Map<string, (fence: number) => void>();
 
   constructor(redis: RedisClient, options: LockOptions = {}) {
@@ -97,7 +112,13 @@ export class RedisLock {
     this.#fenceKey = options.fenceKey ?? ((key) => `${key}:fence`);
     this.#metrics = lockMetrics(options.registry);
     this.#subscriber = options.handOff;
-    this.#subscriber?.on('message', (channel: string, message: string) => this.#handOffs.get(channel)?.(Number(message)));
+    this.handOffChannel = this.#subscriber ? `${options.handOffChannel ?? 'lock:handoff:'}${this.#instanceId}` : undefined;
+    // '<token> <fence>': the waiter may not have read the reply that queued it yet; its handler is there before it asks.
+    this.#subscriber?.on('message', (channel: string, message: string) => {
+      if (channel !== this.handOffChannel) return;
+      const [token, fence] = message.split(' ');
+      this.#handOffs.get(token!)?.(Number(fence));
+    });
   }
 
   /** Try once; `undefined` when someone else holds it. */
@@ -118,12 +139,9 @@ export class RedisLock {
   async #acquire(key: string, timeoutMs: number, span: Span): Promise<Lease> {
     const started = performance.now();
     const deadline = started + timeoutMs;
-    // One token for the whole wait: the hand-off queue knows the waiter by it.
-    const token = randomBytes(16).toString('hex');
-    // Hand-off mode: this waiter's own channel, so a release wakes exactly one waiter. The
-    // message can overtake the reply that queued us (two sockets), so it is kept until read.
-    const channel = this.#handOffChannel(key, token);
-    let listening = false;
+    // One token for the whole wait: the hand-off queue knows the waiter by it, and its first
+    // part (this instance's id) names the channel a release hands the lock on.
+    const token = `${this.#instanceId}.${randomBytes(12).toString('hex')}`;
     let handed: number | undefined;
     let wake: (() => void) | undefined;
     const got = (fence: number, attempts: number) => {
@@ -132,6 +150,12 @@ export class RedisLock {
       span.setAttributes({ 'lock.fence': fence, 'lock.wait_ms': Math.round(waited), 'lock.attempts': attempts });
       return this.#lease(key, token, fence);
     };
+    // The handler is there before we ask: a hand-off may arrive before the reply that queued us.
+    if (this.#subscriber)
+      this.#handOffs.set(token, (fence) => {
+        handed = fence;
+        wake?.();
+      });
     try {
       for (let attempt = 0; ; attempt++) {
         let result: number;
@@ -154,6 +178,7 @@ export class RedisLock {
         }
         if (result > 0) return got(result, attempt + 1);
         if (attempt === 0) this.#metrics?.lockContention.inc();
+        if (handed !== undefined) return got(handed, attempt + 1);
         const remaining = deadline - performance.now();
         if (remaining <= 0) {
           span.setAttributes({ 'lock.wait_ms': Math.round(performance.now() - started), 'lock.attempts': attempt + 1 });
@@ -163,26 +188,20 @@ export class RedisLock {
           throw new LockTimeoutError(key, timeoutMs);
         }
         if (this.#subscriber) {
-          if (!listening) {
-            // Listen first, then look again at once: a hand-off made meanwhile is seen by that look.
-            this.#handOffs.set(channel, (fence) => {
-              handed = fence;
-              wake?.();
-            });
-            listening = true;
-            await this.#subscriber.subscribe(channel);
+          if (!this.#listening) {
+            // The first wait of this instance: listen, then look again at once (a hand-off made
+            // before the subscription took effect is found by that look). Later waits are heard.
+            await within(this.#listen(), remaining).catch(() => {});
             continue;
           }
-          if (handed === undefined) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, Math.max(1, Math.min(HAND_OFF_CHECK_MS, -result, remaining)));
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
-            wake = undefined;
-          }
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.max(1, Math.min(HAND_OFF_CHECK_MS, -result, remaining)));
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = undefined;
           if (handed !== undefined) return got(handed, attempt + 1);
           continue; // look again: the lock may have come to us unheard, or be free
         }
@@ -190,10 +209,7 @@ export class RedisLock {
         await sleep(Math.max(1, Math.min(this.#retryDelayMs * (0.5 + Math.random()), -result, remaining)));
       }
     } finally {
-      if (listening) {
-        this.#handOffs.delete(channel);
-        this.#subscriber!.unsubscribe(channel).catch(() => {});
-      }
+      this.#handOffs.delete(token);
     }
   }
 
@@ -239,6 +255,20 @@ export class RedisLock {
     return this.withLocks([key], (leases) => work(leases.get(key)!));
   }
 
+  /** Subscribe to this instance's hand-off channel (once; a failed attempt is tried again by the next wait). */
+  #listen(): Promise<void> {
+    this.#subscribing ??= this.#subscriber!.subscribe(this.handOffChannel!).then(
+      () => {
+        this.#listening = true;
+      },
+      (error: unknown) => {
+        this.#subscribing = undefined;
+        throw error;
+      },
+    );
+    return this.#subscribing;
+  }
+
   /** Release `key` if `token` holds it: with a hand-off to the next waiter when waiters queue. */
   async #release(key: string, token: string): Promise<boolean> {
     if (!this.#subscriber) return (await releaseScript(this.#redis)(key, token)) === 1;
@@ -248,7 +278,7 @@ export class RedisLock {
       this.#queueKey(key),
       token,
       this.#ttlMs,
-      this.#handOffChannel(key, ''),
+      this.handOffChannel!.slice(0, -this.#instanceId.length),
     );
     if (outcome === 2) this.#metrics?.lockHandOffs.inc();
     return outcome !== 0;
@@ -256,11 +286,6 @@ export class RedisLock {
 
   #queueKey(key: string): string {
     return `${key}:queue`;
-  }
-
-  /** The channel a waiter holding `token` listens on (with `''`: the prefix the release script completes). */
-  #handOffChannel(key: string, token: string): string {
-    return `${key}:handoff:${token}`;
   }
 
   /** Remove a lock a timed-out acquisition may still take, once Redis answers (see `removeWhenAnswered`). */
