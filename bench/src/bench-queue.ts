@@ -24,14 +24,16 @@ const job = (): NotificationJob => {
 
 /**
  * The notifier with its real work (idempotency check + delivery record in Postgres)
- * against a no-op BullMQ worker, both at concurrency 8 in their own process:
+ * against a no-op BullMQ worker, both at the notifier's default concurrency (32) in their own process:
  * throughput on a backlog, then add → completed latency at a paced 500 jobs/s.
  */
 export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
   const db = await env.database('bench_notifier');
-  await env.service('notifier', { DATABASE_URL: db.url, NOTIFY_RATE_PER_SECOND: '1000000', NOTIFY_CONCURRENCY: '8' });
+  // Both at the notifier's default concurrency (NOTIFY_CONCURRENCY).
+  const concurrency = '32';
+  await env.service('notifier', { DATABASE_URL: db.url, NOTIFY_RATE_PER_SECOND: '1000000', NOTIFY_CONCURRENCY: concurrency });
   const noop = track(
-    spawn(process.execPath, [noopWorker, env.redis.url, 'bench-noop', '8'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(process.execPath, [noopWorker, env.redis.url, 'bench-noop', concurrency], { stdio: ['ignore', 'pipe', 'inherit'] }),
   );
   await lineReader(noop.stdout!).nextJson();
   const connection = createRedis({ url: env.redis.url }, { role: 'producer' });
