@@ -75,6 +75,21 @@ describe('RedisLock', () => {
     expect(await redis.exists(a, b, c)).toBe(0);
   });
 
+  it('bounds the wait for all the keys of withLocks together by its timeout, not each key by its own', async () => {
+    const [a, b] = [ns(), ns()].sort() as [string, string];
+    const lock = new RedisLock(redis, { acquireTimeoutMs: 10_000 });
+    const blockers = [await lock.acquire(a), await lock.acquire(b)];
+    // a is freed 300 ms in: a wait of 400 ms in all leaves about 100 ms for b (10 s per key before).
+    setTimeout(() => void blockers[0]!.release(), 300);
+    const started = performance.now();
+    await expect(lock.withLocks([a, b], async () => {}, { timeoutMs: 400 })).rejects.toThrow(LockTimeoutError);
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(390);
+    expect(waited).toBeLessThan(1_500);
+    expect(await redis.exists(a)).toBe(0);
+    await blockers[1]!.release();
+  });
+
   it('is all-or-nothing: when one key times out, the keys already taken are released', async () => {
     const [a, b] = [ns(), ns()].sort() as [string, string];
     const lock = new RedisLock(redis, { acquireTimeoutMs: 100 });

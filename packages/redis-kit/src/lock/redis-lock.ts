@@ -88,6 +88,10 @@ export class RedisLock {
   readonly #redis: RedisClient;
   readonly #ttlMs: number;
   readonly #acquireTimeoutMs: number;
+  /** How long an acquisition waits by default (`acquireTimeoutMs`). */
+  get acquireTimeoutMs(): number {
+    return this.#acquireTimeoutMs;
+  }
   readonly #retryDelayMs: number;
   readonly #autoRenew: boolean;
   readonly #fenceKey: (key: string) => string;
@@ -217,13 +221,23 @@ export class RedisLock {
    * Acquire every key (deduplicated, in sorted order so two callers never wait on each
    * other in a cycle), run `work`, release all. All-or-nothing: if any key times out,
    * the ones already held are released and {@link LockTimeoutError} is thrown.
-   * `work` gets the leases by key, for their fencing tokens.
+   * `work` gets the leases by key, for their fencing tokens. `timeoutMs` (default
+   * `acquireTimeoutMs`) bounds the wait for all of them together.
    */
-  async withLocks<T>(keys: readonly string[], work: (leases: ReadonlyMap<string, Lease>) => Promise<T>): Promise<T> {
+  async withLocks<T>(
+    keys: readonly string[],
+    work: (leases: ReadonlyMap<string, Lease>) => Promise<T>,
+    { timeoutMs = this.#acquireTimeoutMs }: { timeoutMs?: number } = {},
+  ): Promise<T> {
     const sorted = [...new Set(keys)].sort();
     const leases = new Map<string, Lease>();
+    const deadline = performance.now() + timeoutMs;
     try {
-      for (const key of sorted) leases.set(key, await this.acquire(key));
+      for (const key of sorted) {
+        const left = Math.ceil(deadline - performance.now());
+        if (left <= 0) throw new LockTimeoutError(key, timeoutMs);
+        leases.set(key, await this.acquire(key, { timeoutMs: left }));
+      }
       return await work(leases);
     } finally {
       const held = [...leases.values()];

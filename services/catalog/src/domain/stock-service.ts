@@ -15,7 +15,8 @@ import type { CatalogService } from './catalog-service.js';
 
 type Change = { before: Product; after: Product };
 type Reserved = { result: StoredReservation; changes: Change[] };
-type Sorted = { orderId: string; sorted: OrderItemInput[] };
+/** A reservation waiting for a hold: its lines in lock order, and when it asked. */
+type Sorted = { orderId: string; sorted: OrderItemInput[]; asked: number };
 /** One reservation's outcome in a batch: its own result or its own error. */
 type Outcome = { reserved: Reserved } | { error: unknown };
 
@@ -78,7 +79,7 @@ export class StockService {
     this.metrics?.inFlight.inc();
     let outcome: Outcome;
     try {
-      outcome = await this.#holds.add(lockKeys.join('\n'), { orderId, sorted });
+      outcome = await this.#holds.add(lockKeys.join('\n'), { orderId, sorted, asked: performance.now() });
     } finally {
       this.metrics?.inFlight.dec();
     }
@@ -98,8 +99,11 @@ export class StockService {
   async #reserveUnderOneHold(joinedKeys: string, batch: Sorted[]): Promise<Outcome[]> {
     const outcomes: (Outcome | undefined)[] = batch.map(() => undefined);
     this.metrics?.perHold.observe(batch.length);
+    // No reservation waits longer for the locks than the lock wait, counted from when it asked
+    // (it may have waited for the hold before this one): past that it answers "busy" as before.
+    const waitMs = this.lock.acquireTimeoutMs - (performance.now() - Math.min(...batch.map((b) => b.asked)));
     try {
-      await this.#withFencedLocks(joinedKeys.split('\n'), async (leases) => {
+      await this.#withFencedLocks(joinedKeys.split('\n'), waitMs, async (leases) => {
         for (const [i, { orderId, sorted }] of batch.entries()) {
           if (outcomes[i]) continue;
           try {
@@ -181,7 +185,7 @@ export class StockService {
     const existing = await this.reservations.find(orderId);
     if (existing?.status !== 'reserved') return;
     const lockKeys = existing.items.map((i) => keys.catalog.stockLock(i.productId));
-    const changes = await this.#withFencedLocks(lockKeys, (leases) =>
+    const changes = await this.#withFencedLocks(lockKeys, this.lock.acquireTimeoutMs, (leases) =>
       withTransaction(this.db, async (client) => {
         const row = await this.reservations.find(orderId, client, true);
         if (row?.status !== 'reserved') return [];
@@ -196,7 +200,7 @@ export class StockService {
   /** Add stock (admin). */
   async restock(productId: string, quantity: number): Promise<Product> {
     const key = keys.catalog.stockLock(productId);
-    const changes = await this.#withFencedLocks([key], (leases) =>
+    const changes = await this.#withFencedLocks([key], this.lock.acquireTimeoutMs, (leases) =>
       withTransaction(this.db, (client) => this.#apply(client, [{ productId, quantity }], +1, leases)),
     );
     await this.#announce(changes, 'restocked');
@@ -204,7 +208,8 @@ export class StockService {
   }
 
   /**
-   * Run `work` under the locks of `lockKeys`. If a write is refused because the row holds a
+   * Run `work` under the locks of `lockKeys`, waiting at most `waitMs` for them in all (heals
+   * included). If a write is refused because the row holds a
    * newer fence than our lease, move the fencing counter past it and run again under fresh
    * leases — once per key at most, since each run heals the key it was refused on (an order
    * for several SKUs may find several counters behind). That heals counters Redis lost (an
@@ -213,11 +218,16 @@ export class StockService {
    * did write meanwhile is also handled: we re-read everything under the new locks. Still
    * refused after that (others keep moving the fence): a 503 "busy", never a 500.
    */
-  async #withFencedLocks<T>(lockKeys: string[], work: (leases: ReadonlyMap<string, Lease>) => Promise<T>): Promise<T> {
+  async #withFencedLocks<T>(
+    lockKeys: string[],
+    waitMs: number,
+    work: (leases: ReadonlyMap<string, Lease>) => Promise<T>,
+  ): Promise<T> {
+    const deadline = performance.now() + waitMs;
     try {
       for (let heals = 0; ; heals++) {
         try {
-          return await this.lock.withLocks(lockKeys, work);
+          return await this.lock.withLocks(lockKeys, work, { timeoutMs: deadline - performance.now() });
         } catch (error) {
           if (!(error instanceof StaleFenceError)) throw error;
           if (heals >= lockKeys.length) {
