@@ -188,6 +188,37 @@ describe('RedisLock', () => {
       expect(waits.filter((ms) => ms >= 900)).toEqual([]);
     });
 
+    it('a lock instance that cannot subscribe still gets the lock by its looks, without looking in a tight loop', async () => {
+      // A server of its own: its command counts are this test's alone.
+      const server = await startRedisServer();
+      const own = createRedis({ url: server.url });
+      // A subscriber that cannot subscribe (never connected, no offline queue): SUBSCRIBE fails at once.
+      const deaf = createRedis(
+        { url: server.url },
+        { role: 'subscriber', overrides: { lazyConnect: true, enableOfflineQueue: false } },
+      );
+      const listening = createRedis({ url: server.url }, { role: 'subscriber' });
+      const acquisitions = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await own.info('commandstats'))?.[1] ?? 0);
+      try {
+        const key = ns();
+        const holder = await new RedisLock(own, { handOff: listening }).acquire(key);
+        const waiting = new RedisLock(own, { handOff: deaf }).acquire(key, { timeoutMs: 5_000 });
+        await waitFor(async () => (await own.zcard(`${key}:queue`)) === 1, { description: 'the waiter queued' });
+        // A waiter that looked again at once after each failed subscription sends an acquisition
+        // every few tens of ms (5 in 300 ms here); one that waits for its looks (1 s apart), one at most.
+        const before = await acquisitions();
+        await new Promise((r) => setTimeout(r, 300));
+        expect((await acquisitions()) - before).toBeLessThanOrEqual(1);
+        await holder.release();
+        const next = await waiting;
+        expect(next.fence).toBe(holder.fence + 1);
+        await next.release();
+      } finally {
+        for (const c of [own, deaf, listening]) c.disconnect();
+        await server.stop();
+      }
+    });
+
     it('skips a waiter that gave up; one that vanished while queued holds the lock one TTL at most', async () => {
       const key = ns();
       const subscriber = createRedis({ url: inject('redisUrl') }, { role: 'subscriber' });

@@ -195,8 +195,12 @@ export class RedisLock {
           if (!this.#listening) {
             // The first wait of this instance: listen, then look again at once (a hand-off made
             // before the subscription took effect is found by that look). Later waits are heard.
-            await within(this.#listen(), remaining).catch(() => {});
-            continue;
+            // A subscription refused (an ACL without the channel) leaves the waiter to its looks.
+            const heard = await within(this.#listen(), remaining).then(
+              () => this.#listening,
+              () => false,
+            );
+            if (heard) continue;
           }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, Math.max(1, Math.min(HAND_OFF_CHECK_MS, -result, remaining)));
