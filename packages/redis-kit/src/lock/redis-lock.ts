@@ -225,21 +225,21 @@ export class RedisLock {
    * Acquire every key (deduplicated, in sorted order so two callers never wait on each
    * other in a cycle), run `work`, release all. All-or-nothing: if any key times out,
    * the ones already held are released and {@link LockTimeoutError} is thrown.
-   * `work` gets the leases by key, for their fencing tokens. `timeoutMs` (default
-   * `acquireTimeoutMs`) bounds the wait for all of them together.
+   * `work` gets the leases by key, for their fencing tokens. With `timeoutMs` the wait for
+   * all of them together is bounded by it; without, each key waits up to `acquireTimeoutMs`.
    */
   async withLocks<T>(
     keys: readonly string[],
     work: (leases: ReadonlyMap<string, Lease>) => Promise<T>,
-    { timeoutMs = this.#acquireTimeoutMs }: { timeoutMs?: number } = {},
+    { timeoutMs }: { timeoutMs?: number } = {},
   ): Promise<T> {
     const sorted = [...new Set(keys)].sort();
     const leases = new Map<string, Lease>();
-    const deadline = performance.now() + timeoutMs;
+    const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
     try {
       for (const key of sorted) {
-        const left = Math.ceil(deadline - performance.now());
-        if (left <= 0) throw new LockTimeoutError(key, timeoutMs);
+        const left = deadline === undefined ? this.#acquireTimeoutMs : Math.ceil(deadline - performance.now());
+        if (left <= 0) throw new LockTimeoutError(key, timeoutMs ?? left);
         leases.set(key, await this.acquire(key, { timeoutMs: left }));
       }
       return await work(leases);

@@ -185,7 +185,7 @@ export class StockService {
     const existing = await this.reservations.find(orderId);
     if (existing?.status !== 'reserved') return;
     const lockKeys = existing.items.map((i) => keys.catalog.stockLock(i.productId));
-    const changes = await this.#withFencedLocks(lockKeys, this.lock.acquireTimeoutMs, (leases) =>
+    const changes = await this.#withFencedLocks(lockKeys, undefined, (leases) =>
       withTransaction(this.db, async (client) => {
         const row = await this.reservations.find(orderId, client, true);
         if (row?.status !== 'reserved') return [];
@@ -200,7 +200,7 @@ export class StockService {
   /** Add stock (admin). */
   async restock(productId: string, quantity: number): Promise<Product> {
     const key = keys.catalog.stockLock(productId);
-    const changes = await this.#withFencedLocks([key], this.lock.acquireTimeoutMs, (leases) =>
+    const changes = await this.#withFencedLocks([key], undefined, (leases) =>
       withTransaction(this.db, (client) => this.#apply(client, [{ productId, quantity }], +1, leases)),
     );
     await this.#announce(changes, 'restocked');
@@ -209,7 +209,7 @@ export class StockService {
 
   /**
    * Run `work` under the locks of `lockKeys`, waiting at most `waitMs` for them in all (heals
-   * included). If a write is refused because the row holds a
+   * included; `undefined`: each key its lock wait). If a write is refused because the row holds a
    * newer fence than our lease, move the fencing counter past it and run again under fresh
    * leases — once per key at most, since each run heals the key it was refused on (an order
    * for several SKUs may find several counters behind). That heals counters Redis lost (an
@@ -220,14 +220,16 @@ export class StockService {
    */
   async #withFencedLocks<T>(
     lockKeys: string[],
-    waitMs: number,
+    waitMs: number | undefined,
     work: (leases: ReadonlyMap<string, Lease>) => Promise<T>,
   ): Promise<T> {
-    const deadline = performance.now() + waitMs;
+    const deadline = waitMs === undefined ? undefined : performance.now() + waitMs;
     try {
       for (let heals = 0; ; heals++) {
         try {
-          return await this.lock.withLocks(lockKeys, work, { timeoutMs: deadline - performance.now() });
+          return await this.lock.withLocks(lockKeys, work, {
+            timeoutMs: deadline === undefined ? undefined : deadline - performance.now(),
+          });
         } catch (error) {
           if (!(error instanceof StaleFenceError)) throw error;
           if (heals >= lockKeys.length) {
