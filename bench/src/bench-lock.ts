@@ -17,9 +17,10 @@ const lockedIncrement = (lock: RedisLock, redis: RedisClient, key: string) =>
 /**
  * 50 contenders (own connections) on one hot key, against one uncontended client doing
  * the same loop; with blind (jittered) polling and with the fair hand-off (a queue, each
- * release handing the lock to the waiter first in line). Lost updates: the counter must
- * equal the number of completed critical sections. Fairness: the fewest and the most
- * critical sections one contender completed.
+ * release handing the lock to the waiter first in line). Rounds interleave the three
+ * (uncontended, polling, hand-off) and each figure is the median of its rounds, as in the
+ * other suites. Lost updates: the counter must equal the number of completed critical
+ * sections. Fairness: the fewest and the most critical sections one contender completed.
  */
 export const lockContention = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
   const clients: RedisClient[] = [];
@@ -29,29 +30,48 @@ export const lockContention = async (env: BenchEnv, budget: Budget): Promise<Row
     return c;
   };
   const single = connect();
-  const uncontended = await forDuration(budget.loopMs, () => lockedIncrement(new RedisLock(single), single, 'bench:lock:solo'));
-  const soloRate = uncontended / (budget.loopMs / 1000);
+  const soloLock = new RedisLock(single);
+  const modes = ['polling', 'hand-off'] as const;
+  const contenders = Object.fromEntries(
+    modes.map((mode) => [
+      mode,
+      Array.from({ length: 50 }, () => {
+        const redis = connect();
+        const lock = new RedisLock(redis, {
+          acquireTimeoutMs: 60_000,
+          retryDelayMs: 5,
+          ...(mode === 'hand-off' ? { handOff: connect('subscriber') } : {}),
+        });
+        return { redis, lock };
+      }),
+    ]),
+  ) as Record<(typeof modes)[number], { redis: RedisClient; lock: RedisLock }[]>;
+  const perSecond = (n: number) => n / (budget.loopMs / 1000);
+  const solo: number[] = [];
+  const contended = { polling: [] as number[], 'hand-off': [] as number[] };
+  const runs = { polling: [] as number[][], 'hand-off': [] as number[][] };
+  for (let round = 0; round < budget.rounds; round++) {
+    solo.push(perSecond(await forDuration(budget.loopMs, () => lockedIncrement(soloLock, single, 'bench:lock:solo'))));
+    for (const mode of modes) {
+      const key = `bench:lock:hot:${mode}`;
+      const counts = await Promise.all(
+        contenders[mode].map(({ redis, lock }) => forDuration(budget.loopMs, () => lockedIncrement(lock, redis, key))),
+      );
+      runs[mode].push(counts);
+      contended[mode].push(perSecond(counts.reduce((a, b) => a + b, 0)));
+    }
+  }
+  const soloRate = median(solo);
   const rows: Row[] = [];
-  for (const mode of ['polling', 'hand-off'] as const) {
+  for (const mode of modes) {
     const key = `bench:lock:hot:${mode}`;
-    const contenders = Array.from({ length: 50 }, () => {
-      const redis = connect();
-      const lock = new RedisLock(redis, {
-        acquireTimeoutMs: 60_000,
-        retryDelayMs: 5,
-        ...(mode === 'hand-off' ? { handOff: connect('subscriber') } : {}),
-      });
-      return { redis, lock };
-    });
-    const counts = await Promise.all(
-      contenders.map(({ redis, lock }) => forDuration(budget.loopMs, () => lockedIncrement(lock, redis, key))),
-    );
-    const total = counts.reduce((a, b) => a + b, 0);
+    const all = runs[mode].flat();
+    const total = all.reduce((a, b) => a + b, 0);
     const counter = Number(await single.get(`${key}:counter`));
-    const rate = total / (budget.loopMs / 1000);
-    const [fewest, most] = [Math.min(...counts), Math.max(...counts)];
+    const rate = median(contended[mode]);
+    const [fewest, most] = [Math.min(...all), Math.max(...all)];
     budget.log(
-      `  lock ${mode}: ${Math.round(rate)} ops/s contended vs ${Math.round(soloRate)} uncontended; counter ${counter}/${total}; per contender ${fewest}–${most}`,
+      `  lock ${mode}: ${Math.round(rate)} ops/s contended vs ${Math.round(soloRate)} uncontended (medians of ${budget.rounds}); counter ${counter}/${total}; per contender per round ${fewest}–${most}`,
     );
     const goal = mode === 'hand-off' ? 0.8 : 0.6;
     rows.push({
@@ -62,7 +82,7 @@ export const lockContention = async (env: BenchEnv, budget: Budget): Promise<Row
       goal: `>= ${goal}x ops/s, zero lost updates`,
       met: rate / soloRate >= goal && counter === total,
       correct: counter === total,
-      note: `${total} critical sections, counter ${counter}; each contender completed ${fewest}–${most}`,
+      note: `${total} critical sections, counter ${counter}; each contender completed ${fewest}–${most} per round; rounds ${contended[mode].map((r) => Math.round(r)).join(', ')} vs uncontended ${solo.map((r) => Math.round(r)).join(', ')} ops/s`,
     });
   }
   for (const c of clients) c.disconnect();
