@@ -24,13 +24,13 @@ const job = (): NotificationJob => {
 
 /**
  * The notifier with its real work (idempotency check + delivery record in Postgres)
- * against a no-op BullMQ worker, both at the notifier's default concurrency (32) in their own process:
+ * against a no-op BullMQ worker, both at the notifier's default concurrency (8) in their own process:
  * throughput on a backlog, then add → completed latency at a paced 500 jobs/s.
  */
 export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
   const db = await env.database('bench_notifier');
   // Both at the notifier's default concurrency (NOTIFY_CONCURRENCY).
-  const concurrency = '32';
+  const concurrency = '8';
   await env.service('notifier', { DATABASE_URL: db.url, NOTIFY_RATE_PER_SECOND: '1000000', NOTIFY_CONCURRENCY: concurrency });
   const noop = track(
     spawn(process.execPath, [noopWorker, env.redis.url, 'bench-noop', concurrency], { stdio: ['ignore', 'pipe', 'inherit'] }),
