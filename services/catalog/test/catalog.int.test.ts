@@ -74,6 +74,12 @@ const createProduct = async (stock = 10, priceCents = 1000) => {
   expect(res.status).toBe(201);
   return id;
 };
+/** A reservation of one unit of each of `productIds`, as order sends it. */
+const reserveUnits = (app: Express, productIds: string[], orderId: string = randomUUID()) =>
+  request(app)
+    .post('/reservations')
+    .set(fromOrder)
+    .send({ orderId, items: productIds.map((productId) => ({ productId, quantity: 1 })) });
 const stockOf = async (id: string) =>
   (await pool.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [id])).rows[0]?.stock;
 
@@ -272,11 +278,7 @@ describe('reservations', () => {
 
   it('heals a fencing counter Redis lost: the next reservation succeeds, and the counter moves past the stored fence', async () => {
     const id = await createProduct(10);
-    const reserve = (app: Express) =>
-      request(app)
-        .post('/reservations')
-        .set(fromOrder)
-        .send({ orderId: randomUUID(), items: [{ productId: id, quantity: 1 }] });
+    const reserve = (app: Express) => reserveUnits(app, [id]);
     for (let i = 0; i < 3; i++) expect((await reserve(a)).status).toBe(201);
     const stored = Number((await pool.query('SELECT fence FROM products WHERE id = $1', [id])).rows[0].fence);
     expect(stored).toBeGreaterThanOrEqual(3);
@@ -298,18 +300,13 @@ describe('reservations', () => {
 
   it('heals every lost counter of a multi-SKU reservation (one per refused key), then reserves all of it', async () => {
     const ids = [await createProduct(10), await createProduct(10), await createProduct(10)];
-    const reserve = (app: Express, productIds: string[]) =>
-      request(app)
-        .post('/reservations')
-        .set(fromOrder)
-        .send({ orderId: randomUUID(), items: productIds.map((productId) => ({ productId, quantity: 1 })) });
     // Enough history that one retry's fresh leases are still behind on the other keys.
-    for (let i = 0; i < 4; i++) expect((await reserve(a, ids)).status).toBe(201);
+    for (let i = 0; i < 4; i++) expect((await reserveUnits(a, ids)).status).toBe(201);
     const admin = createRedis({ url: inject('redisUrl') });
     try {
       // A failover that lost every counter's last increments: all three behind Postgres.
       for (const id of ids) expect(await admin.del(`catalog:lock:{stock:${id}}:fence`)).toBe(1);
-      const healed = await reserve(b, ids);
+      const healed = await reserveUnits(b, ids);
       expect(healed.status).toBe(201);
       for (const id of ids) expect(await stockOf(id)).toBe(5);
     } finally {
@@ -319,11 +316,7 @@ describe('reservations', () => {
 
   it('makes the reservations waiting on one SKU under one hold of its lock, each with its own answer, healing a lost fence for all', async () => {
     const id = await createProduct(4);
-    const reserve = (orderId: string) =>
-      request(a)
-        .post('/reservations')
-        .set(fromOrder)
-        .send({ orderId, items: [{ productId: id, quantity: 1 }] });
+    const reserve = (orderId: string) => reserveUnits(a, [id], orderId);
     // Postgres now holds fence 2: a lease from a counter that starts again (1) is behind it.
     for (let i = 0; i < 2; i++) expect((await reserve(randomUUID())).status).toBe(201);
     const metric = async (name: string) => {

@@ -99,6 +99,8 @@ export class RedisLock {
   readonly #subscriber: RedisClient | undefined;
   /** This instance's id: the first part of its waiters' tokens, which names the channel a release hands them the lock on. */
   readonly #instanceId = randomBytes(8).toString('hex');
+  /** Prefix of every lock instance's hand-off channel (the release script appends the waiter's instance id). */
+  readonly #handOffPrefix: string;
   /** The channel this instance's waiters are handed locks on (hand-off mode). */
   readonly handOffChannel: string | undefined;
   /** Subscribed to {@link handOffChannel} (once, at the first wait; ioredis subscribes again after a reconnect). */
@@ -116,7 +118,8 @@ export class RedisLock {
     this.#fenceKey = options.fenceKey ?? ((key) => `${key}:fence`);
     this.#metrics = lockMetrics(options.registry);
     this.#subscriber = options.handOff;
-    this.handOffChannel = this.#subscriber ? `${options.handOffChannel ?? 'lock:handoff:'}${this.#instanceId}` : undefined;
+    this.#handOffPrefix = options.handOffChannel ?? 'lock:handoff:';
+    this.handOffChannel = this.#subscriber ? `${this.#handOffPrefix}${this.#instanceId}` : undefined;
     // '<token> <fence>': the waiter may not have read the reply that queued it yet; its handler is there before it asks.
     this.#subscriber?.on('message', (channel: string, message: string) => {
       if (channel !== this.handOffChannel) return;
@@ -296,7 +299,7 @@ export class RedisLock {
       this.#queueKey(key),
       token,
       this.#ttlMs,
-      this.handOffChannel!.slice(0, -this.#instanceId.length),
+      this.#handOffPrefix,
     );
     if (outcome === 2) this.#metrics?.lockHandOffs.inc();
     return outcome !== 0;
