@@ -10,16 +10,31 @@ export type RedisClient = Redis | Cluster;
  * What the connection is for. Each role gets the settings its users need:
  * - `command`: locks, registry, idempotency, cache reads/writes. Commands queue while
  *   reconnecting and fail after 3 retries or the command timeout, whichever comes first,
- *   so callers see an error rather than hanging.
- * - `producer`: BullMQ `Queue`s. Fails fast when Redis is down (`enableOfflineQueue: false`).
+ *   so callers see an error rather than hanging. A command already sent when the
+ *   connection closes is not sent again on the next one (`autoResendUnfulfilledCommands:
+ *   false`): its caller gets the timeout, and a write it was told failed does not land
+ *   later, on whatever server answers next (see {@link NO_RESEND}).
+ * - `producer`: BullMQ `Queue`s. Fails fast when Redis is down (`enableOfflineQueue: false`);
+ *   no re-send either.
  * - `worker`: BullMQ `Worker`s and blocking reads. `maxRetriesPerRequest: null`, as BullMQ requires.
  * - `subscriber`: pub/sub. Its own connection, since a subscribed connection can run nothing else.
  */
 export type ConnectionRole = 'command' | 'producer' | 'worker' | 'subscriber';
 
+/**
+ * ioredis keeps a command whose reply timed out in its queue, and when the socket closes it
+ * sends every unanswered command again on the next connection — after the caller was told
+ * it failed, and after a failover or a restart to a different server. So a `SET NX` of the
+ * data-loss marker that timed out on a frozen Redis was written into the empty server that
+ * replaced it, hiding the loss; a lock or idempotency claim the caller gave up on was taken
+ * for nobody. The roles with a command timeout turn it off: a command in flight when the
+ * connection drops fails with that timeout (at most `commandTimeoutMs` later), at most once.
+ */
+const NO_RESEND = { autoResendUnfulfilledCommands: false } as const;
+
 const ROLE_OPTIONS: Record<ConnectionRole, RedisOptions> = {
-  command: { maxRetriesPerRequest: 3 },
-  producer: { maxRetriesPerRequest: 3, enableOfflineQueue: false },
+  command: { maxRetriesPerRequest: 3, ...NO_RESEND },
+  producer: { maxRetriesPerRequest: 3, enableOfflineQueue: false, ...NO_RESEND },
   worker: { maxRetriesPerRequest: null },
   subscriber: { maxRetriesPerRequest: null },
 };
