@@ -230,6 +230,9 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
     row.correct = check.ok;
     row.note = check.detail;
   }
+  // Each suite stops what it started: services left running (relays, sweepers, heartbeats,
+  // a worker on a shared queue) take CPU from the suites after them.
+  await Promise.all([...orders, ...catalogs].map((p) => p.stop('SIGTERM')));
   return rows;
 };
 

@@ -36,10 +36,11 @@ export type ReplicaAcknowledgement = <T>(writes: () => Promise<T>) => Promise<T>
  * which covers every write this connection sent before — and rejects with
  * {@link NotReplicatedError} when no replica acknowledged in time.
  *
- * `WAIT` and `ROLE` only speak for the connection they are answered on. When the socket
- * closes, ioredis sends the unanswered commands again on the next connection — to the
- * promoted replica, after a failover — where a `WAIT` covers nothing and `ROLE` may find
- * no replica, so both would "confirm" writes the old primary took with it. So every close
+ * `WAIT` and `ROLE` only speak for the connection they are answered on. A client that
+ * re-sends unanswered commands after a reconnect (ioredis' default; not the `command` and
+ * `producer` roles of `createRedis`) would send them to the promoted replica, where a
+ * `WAIT` covers nothing and `ROLE` may find no replica, so both would "confirm" writes the
+ * old primary took with it. So every close
  * of `client` between the start of `writes` and the answer counts: the writes are then
  * refused as not replicated (`reconnected`), and the caller does them again.
  *

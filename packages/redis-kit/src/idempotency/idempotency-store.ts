@@ -87,8 +87,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * in the background (`removeWhenAnswered`: compare-and-delete on its own token, retried
  * until Redis answers or the claim would have expired anyway). And a claim is written with a short TTL
  * (`claimTtlMs`) that its owner extends once it knows it got it, so even a late claim the
- * removal missed (ioredis re-sends unanswered commands after a reconnect, on its own
- * schedule) blocks the key for seconds, not for the in-flight TTL. Without both, a retry
+ * removal missed (the server ran it after the removal's last look) blocks the key for seconds, not for the in-flight TTL. Without both, a retry
  * with the key would wait for a request that never ran and answer 409 for up to the whole
  * in-flight TTL (tests: idempotency › "abandons a claim that landed after its SET timed
  * out…", "writes a claim with the short claim TTL…").

@@ -178,8 +178,8 @@ export class RedisLock {
               )
             : await acquireScript(this.#redis)(key, this.#fenceKey(key), token, this.#ttlMs);
         } catch (error) {
-          // Redis did not answer; the acquisition may still run late (queued, or re-sent after a
-          // reconnect) and hold the key for a TTL with nobody behind it. Remove it by its token.
+          // Redis did not answer; the acquisition may still run late (queued in a frozen server)
+          // and hold the key for a TTL with nobody behind it. Remove it by its token.
           this.#abandon(key, token);
           throw error;
         }

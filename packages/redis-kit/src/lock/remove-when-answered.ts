@@ -11,8 +11,8 @@ export interface RemoveWhenAnsweredOptions {
 
 /**
  * Compare-and-delete `key` if it still holds `token`, in the background, for a write whose
- * command timed out: Redis may still run it late (it was queued, or ioredis re-sends
- * unanswered commands at its next ready), leaving a claim or a lock nobody is behind.
+ * command timed out: Redis may still run it late (a frozen server runs what was in its
+ * input once it wakes; a client of a role that re-sends sends it again at its next ready), leaving a claim or a lock nobody is behind.
  * Retried (100 ms doubling to 1 s) while Redis cannot answer, then looked at twice more
  * (500 ms apart) after it answered that the key is not there — the late write can land
  * after a first look. The lock (a timed-out acquisition, a dropped release) and the
