@@ -52,7 +52,8 @@ describe('startSentinelTopology', () => {
       await waitFor(async () => (await infoFields(topology.replica.port, 'replication')).master_repl_offset !== '0', {
         description: 'replica to receive the write',
       });
-      await topology.primary.stop('SIGKILL');
+      // Killed, not stop()ped: its directory stays, for restartNode in the next test (as the chaos suite does).
+      process.kill(topology.primary.pid, 'SIGKILL');
       const newPrimary = await waitFor(
         async () => ((await topology.currentPrimaryPort()) === topology.replica.port ? topology.replica.port : false),
         { timeoutMs: 30_000, description: 'sentinels to promote the replica' },
@@ -69,6 +70,16 @@ describe('startSentinelTopology', () => {
       client.disconnect();
     }
   }, 60_000);
+
+  it('brings a killed primary back empty as the new primary\'s replica, never as a second primary', async () => {
+    // Runs after the failover above: the original primary (whose config has no `replicaof`) is the dead node.
+    const primaryPort = await topology.currentPrimaryPort();
+    const dead = topology.dataNodes().find((n) => n.port !== primaryPort)!;
+    const restarted = await topology.restartNode(dead.port);
+    const role = (await adminCommand(restarted.port, 'ROLE')) as [string, string?, number?];
+    expect(role[0]).toBe('slave');
+    expect(Number(role[2])).toBe(primaryPort);
+  }, 30_000);
 });
 
 describe('startCluster', () => {

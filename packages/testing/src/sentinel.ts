@@ -17,7 +17,11 @@ export interface SentinelTopology {
   dataNodes(): RedisProcess[];
   /**
    * Kill the data node on `port` (SIGKILL) and start it again there, with no data: a
-   * replaced node. Sentinel turns it into a replica of whichever node is primary.
+   * replaced node. Like the deployment's entrypoint (infra/redis/entrypoint.sh), it asks
+   * the Sentinels for the primary first and starts as its replica — started with its old
+   * config instead, the original primary came back an empty _primary_ for 4 s and more
+   * until Sentinel demoted it, a server a client that had just asked could write to and
+   * lose everything with.
    */
   restartNode(port: number): Promise<RedisProcess>;
   /** Stop every process (Sentinels first, so none starts a failover during teardown). */
@@ -90,21 +94,24 @@ export const startSentinelTopology = async (options: SentinelOptions = {}): Prom
       { timeoutMs: 20_000, description: 'sentinels to discover the replica and each other' },
     );
     const nodes = [primary, replica];
+    const currentPrimaryPort = async () => {
+      const addr = (await adminCommand(sentinels[0]?.port ?? 0, 'SENTINEL', 'get-master-addr-by-name', masterName)) as string[];
+      return Number(addr[1]);
+    };
     return {
       masterName,
       primary,
       replica,
       sentinels,
       sentinelAddresses: sentinels.map((s) => ({ host: s.host, port: s.port })),
-      currentPrimaryPort: async () => {
-        const addr = (await adminCommand(sentinels[0]?.port ?? 0, 'SENTINEL', 'get-master-addr-by-name', masterName)) as string[];
-        return Number(addr[1]);
-      },
+      currentPrimaryPort,
       dataNodes: () => [...nodes],
       restartNode: async (port) => {
         const index = nodes.findIndex((n) => n.port === port);
         if (index < 0) throw new Error(`no data node on port ${port}`);
-        nodes[index] = await nodes[index]!.restart({ empty: true });
+        const primaryPort = await currentPrimaryPort();
+        const role = primaryPort === port ? [] : [`replicaof 127.0.0.1 ${primaryPort}`];
+        nodes[index] = await nodes[index]!.restart({ empty: true, config: [...(options.config ?? []), ...role] });
         return nodes[index]!;
       },
       stop: async () => {
