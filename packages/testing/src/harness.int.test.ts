@@ -71,7 +71,7 @@ describe('startSentinelTopology', () => {
     }
   }, 60_000);
 
-  it('brings a killed primary back empty as the new primary\'s replica, never as a second primary', async () => {
+  it("brings a killed primary back empty as the new primary's replica, never as a second primary", async () => {
     // Runs after the failover above: the original primary (whose config has no `replicaof`) is the dead node.
     const primaryPort = await topology.currentPrimaryPort();
     const dead = topology.dataNodes().find((n) => n.port !== primaryPort)!;
