@@ -46,6 +46,7 @@ export const lockContention = async (env: BenchEnv, budget: Budget): Promise<Row
       }),
     ]),
   ) as Record<(typeof modes)[number], { redis: RedisClient; lock: RedisLock }[]>;
+  const hotKey = (mode: (typeof modes)[number]) => `bench:lock:hot:${mode}`;
   const perSecond = (n: number) => n / (budget.loopMs / 1000);
   const solo: number[] = [];
   const contended = { polling: [] as number[], 'hand-off': [] as number[] };
@@ -53,7 +54,7 @@ export const lockContention = async (env: BenchEnv, budget: Budget): Promise<Row
   for (let round = 0; round < budget.rounds; round++) {
     solo.push(perSecond(await forDuration(budget.loopMs, () => lockedIncrement(soloLock, single, 'bench:lock:solo'))));
     for (const mode of modes) {
-      const key = `bench:lock:hot:${mode}`;
+      const key = hotKey(mode);
       const counts = await Promise.all(
         contenders[mode].map(({ redis, lock }) => forDuration(budget.loopMs, () => lockedIncrement(lock, redis, key))),
       );
@@ -64,7 +65,7 @@ export const lockContention = async (env: BenchEnv, budget: Budget): Promise<Row
   const soloRate = median(solo);
   const rows: Row[] = [];
   for (const mode of modes) {
-    const key = `bench:lock:hot:${mode}`;
+    const key = hotKey(mode);
     const all = runs[mode].flat();
     const total = all.reduce((a, b) => a + b, 0);
     const counter = Number(await single.get(`${key}:counter`));
