@@ -182,15 +182,16 @@ describe('createRedis (Sentinel)', () => {
       await c.client('SETNAME', 'victim');
     }
     const [asked] = topology.sentinels;
-    const observer = new Redis({ host: '127.0.0.1', port: topology.sentinels[1]!.port });
+    const observer = new Redis({ host: '127.0.0.1', port: topology.sentinels[1]!.port, connectionName: 'observer' });
     await observer.subscribe('+switch-master');
     try {
-      // Each client's failover detector subscribes to +switch-master on every Sentinel once it is connected.
-      const subscribed = async () => {
+      // Each client's failover detector subscribes to +switch-master on every Sentinel once it
+      // is connected (the test's own observer, named, is not counted).
+      const detectors = async () => {
         const list = String(await adminCommand(topology.sentinels[1]!.port, 'CLIENT', 'LIST'));
-        return list.split('\n').filter((line) => / sub=1 /.test(line)).length;
+        return list.split('\n').filter((line) => / sub=1 /.test(line) && !/ name=observer /.test(line)).length;
       };
-      await waitFor(async () => (await subscribed()) >= 2, { description: 'failover detectors subscribed' });
+      await waitFor(async () => (await detectors()) === 2, { description: 'both failover detectors subscribed' });
       // 1. Freeze the Sentinel the clients ask, and drop their connections: they start resolving the primary and wait.
       process.kill(asked!.pid, 'SIGSTOP');
       await adminCommand(topology.primary.port, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
@@ -200,10 +201,13 @@ describe('createRedis (Sentinel)', () => {
       const heard = new Promise<void>((resolve) => observer.once('message', () => resolve()));
       await adminCommand(topology.sentinels[1]!.port, 'SENTINEL', 'FAILOVER', topology.masterName);
       await heard;
-      await new Promise((r) => setImmediate(r));
+      // A detector that hears it disconnects the connector, which closes the detector's own
+      // Sentinel connections: once none is left, both connects in flight are cancelled. (The
+      // observer hearing it first says nothing about when the detectors' copies are read.)
+      await waitFor(async () => (await detectors()) === 0, { description: 'both detectors reacted to the failover' });
       // 3. The frozen Sentinel answers: the connect that was in flight is rejected, and ioredis sets `end`.
       process.kill(asked!.pid, 'SIGCONT');
-      await waitFor(() => ended.length >= 2, { description: 'both clients ended by ioredis' });
+      await waitFor(() => new Set(ended).size === 2, { description: 'both clients ended by ioredis' });
       // Without the revival they stay `end` for good ("Connection is closed.").
       for (const c of victims) {
         await waitFor(async () => (await c.set('after', '1').catch(() => '')) === 'OK', {
