@@ -357,8 +357,17 @@ describe('replicaAcknowledgement', () => {
       };
       const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
       await client.set('warm', '1'); // connected, so the primaries are known before the writes
-      // A fresh Cluster's replicas may still be on their first sync (slower under a loaded
-      // machine than the 300 ms budget): wait until a write is acknowledged at all.
+      const replica = await replicaOf(primaryPort);
+      // A primary with no replica connected acknowledges at once (nothing to lose the write
+      // to), so first wait until this one's replica is connected to it (slow on a loaded machine).
+      await waitFor(
+        async () => {
+          const [, , connected] = (await adminCommand(primaryPort, 'ROLE')) as [string, number, [string, string, string][]];
+          return connected.some(([, port]) => Number(port) === replica.port);
+        },
+        { timeoutMs: 15_000, description: "the slot's replica connected to its primary" },
+      );
+      // Its first sync may still be slower than the 300 ms budget: wait until a write is acknowledged at all.
       await waitFor(
         async () =>
           acknowledged(() => client.set(key, '1')).then(
@@ -367,7 +376,6 @@ describe('replicaAcknowledgement', () => {
           ),
         { timeoutMs: 15_000, description: 'the replicas in sync' },
       );
-      const replica = await replicaOf(primaryPort);
       // A Cluster replica serves reads after READONLY: it has the write.
       const onReplica = new Redis({ port: replica.port, ...cluster.admin, lazyConnect: true });
       await onReplica.connect();

@@ -176,11 +176,13 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<RedisC
     if (replicas > 0) {
       await waitFor(
         async () => {
+          // Every replica a replica (not a node still waiting to be told so), its link up.
+          let inSync = 0;
           for (const n of nodes) {
             const info = String(await adminCommand(n.port, 'INFO', 'replication'));
-            if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
+            if (info.includes('role:slave') && info.includes('master_link_status:up')) inSync++;
           }
-          return true;
+          return inSync === primaries * replicas;
         },
         { timeoutMs: 20_000, description: 'every cluster replica in sync' },
       );
