@@ -126,7 +126,6 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
       goal: '>= 0.80x jobs/s',
       met: tReal / tNoop >= 0.8,
       correct: true,
-      note: `a worker whose job is one INSERT and its commit: ${Math.round(tDurable)} jobs/s, ${(tDurable / tNoop).toFixed(2)}x of the no-op`,
     },
     {
       name: 'notifier worker against one durable INSERT per job',
