@@ -81,7 +81,7 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
       await target[name].addBulk(
         jobs.map((data, i) => ({ name: 'notify', data, opts: { ...NOTIFICATION_JOB_OPTIONS, jobId: ids[i] } })),
       );
-      await waitAll(ids, completedAt, 60_000);
+      await waitAll(target[name], ids, completedAt, 60_000);
       throughput[name].push(backlog / ((Math.max(...ids.map((id) => completedAt.get(id)!)) - started) / 1000));
       budget.log(`  queue round ${round + 1}/${budget.rounds} ${name.padEnd(7)} ${Math.round(throughput[name].at(-1)!)} jobs/s`);
     }
@@ -111,7 +111,7 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
       }
       await new Promise((r) => setTimeout(r, Math.max(0, 20 - (performance.now() - start))));
     }
-    await waitAll(ids, completedAt, 60_000);
+    await waitAll(target[name], ids, completedAt, 60_000);
     latency[name] = ids.map((id) => completedAt.get(id)! - addedAt.get(id)!);
   }
   const rows: Row[] = [];
@@ -156,10 +156,21 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
   return rows;
 };
 
-const waitAll = async (ids: string[], completedAt: Map<string, number>, timeoutMs: number) => {
+/**
+ * Wait until every job's `completed` event was heard. On timeout the error names the queue
+ * and the state of the first missing jobs: `completed` there means the event was missed
+ * (the events stream is trimmed), anything else that the job itself did not finish.
+ */
+const waitAll = async (queue: Queue, ids: string[], completedAt: Map<string, number>, timeoutMs: number) => {
   const deadline = Date.now() + timeoutMs;
   while (!ids.every((id) => completedAt.has(id))) {
-    if (Date.now() > deadline) throw new Error(`${ids.filter((id) => !completedAt.has(id)).length} jobs did not complete`);
+    if (Date.now() > deadline) {
+      const missing = ids.filter((id) => !completedAt.has(id));
+      const states = await Promise.all(missing.slice(0, 3).map(async (id) => `${id} ${await queue.getJobState(id)}`));
+      throw new Error(
+        `${queue.name}: ${missing.length} of ${ids.length} jobs not heard completing in ${timeoutMs / 1000} s (${states.join('; ')})`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
 };
