@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { jobIds, NOTIFICATION_JOB_OPTIONS, type NotificationJob, newEvent, queuePrefix, queues } from '@storefront/contracts';
-import { createRedis } from '@storefront/redis-kit';
+import { createRedis, type RedisClient } from '@storefront/redis-kit';
 import { lineReader, stopChild, track } from '@storefront/testing';
 import { Queue, QueueEvents } from 'bullmq';
 import pg from 'pg';
@@ -40,33 +40,29 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
     NOTIFY_RATE_PER_SECOND: '1000000',
     NOTIFY_CONCURRENCY: concurrency,
   });
+  const queueNames = { real: queues.notifications, noop: 'bench-noop', durable: 'bench-durable' } as const;
   const noop = track(
-    spawn(process.execPath, [noopWorker, env.redis.url, 'bench-noop', concurrency], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(process.execPath, [noopWorker, env.redis.url, queueNames.noop, concurrency], { stdio: ['ignore', 'pipe', 'inherit'] }),
   );
   const durableDb = await env.database('bench_durable');
   const durable = track(
-    spawn(process.execPath, [durableWorker, env.redis.url, 'bench-durable', concurrency, durableDb.url], {
+    spawn(process.execPath, [durableWorker, env.redis.url, queueNames.durable, concurrency, durableDb.url], {
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
   );
   await Promise.all([lineReader(noop.stdout!).nextJson(), lineReader(durable.stdout!).nextJson()]);
   const connection = createRedis({ url: env.redis.url }, { role: 'producer' });
-  const target = {
-    real: new Queue<NotificationJob>(queues.notifications, { connection, prefix: queuePrefix(queues.notifications) }),
-    noop: new Queue<NotificationJob>('bench-noop', { connection, prefix: queuePrefix('bench-noop') }),
-    durable: new Queue<NotificationJob>('bench-durable', { connection, prefix: queuePrefix('bench-durable') }),
-  };
+  type Worked = keyof typeof queueNames;
+  const each = <T>(make: (name: string) => T) =>
+    Object.fromEntries(Object.entries(queueNames).map(([key, name]) => [key, make(name)])) as Record<Worked, T>;
+  const target = each((name) => new Queue<NotificationJob>(name, { connection, prefix: queuePrefix(name) }));
   // BullMQ does not close connections it was handed: keep them to close at the end.
-  const eventConnections = [
-    createRedis({ url: env.redis.url }, { role: 'worker' }),
-    createRedis({ url: env.redis.url }, { role: 'worker' }),
-    createRedis({ url: env.redis.url }, { role: 'worker' }),
-  ];
-  const events = {
-    real: new QueueEvents(queues.notifications, { connection: eventConnections[0]!, prefix: queuePrefix(queues.notifications) }),
-    noop: new QueueEvents('bench-noop', { connection: eventConnections[1]!, prefix: queuePrefix('bench-noop') }),
-    durable: new QueueEvents('bench-durable', { connection: eventConnections[2]!, prefix: queuePrefix('bench-durable') }),
-  };
+  const eventConnections: RedisClient[] = [];
+  const events = each((name) => {
+    const eventConnection = createRedis({ url: env.redis.url }, { role: 'worker' });
+    eventConnections.push(eventConnection);
+    return new QueueEvents(name, { connection: eventConnection, prefix: queuePrefix(name) });
+  });
   await Promise.all(Object.values(events).map((e) => e.waitUntilReady()));
   const completedAt = new Map<string, number>();
   for (const e of Object.values(events)) e.on('completed', ({ jobId }) => completedAt.set(jobId, performance.now()));

@@ -7,6 +7,12 @@ import { assertNoEviction, EvictionPolicyError } from '../src/connections/evicti
 import { isRedisUnavailable } from '../src/connections/unavailable.js';
 import { NotReplicatedError, replicaAcknowledgement } from '../src/connections/wait-for-replicas.js';
 
+/** The ports of the replicas a primary's `ROLE` lists as connected (what replicaAcknowledgement reads). */
+const connectedReplicaPorts = async (primaryPort: number): Promise<number[]> => {
+  const [, , replicas] = (await adminCommand(primaryPort, 'ROLE')) as [string, number, [string, string, string][]];
+  return replicas.map(([, port]) => Number(port));
+};
+
 describe('createRedis (standalone)', () => {
   it('authenticates as an ACL user from the URL and is held to its key patterns', async () => {
     const server = await startRedisServer({
@@ -297,7 +303,7 @@ describe('replicaAcknowledgement', () => {
       await waitFor(
         async () =>
           (await infoFields(replica.port, 'replication')).master_link_status === 'up' &&
-          ((await adminCommand(primary.port, 'ROLE')) as [string, number, unknown[]])[2].length >= 1,
+          (await connectedReplicaPorts(primary.port)).length >= 1,
         { description: 'replica in sync' },
       );
       const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
@@ -360,13 +366,10 @@ describe('replicaAcknowledgement', () => {
       const replica = await replicaOf(primaryPort);
       // A primary with no replica connected acknowledges at once (nothing to lose the write
       // to), so first wait until this one's replica is connected to it (slow on a loaded machine).
-      await waitFor(
-        async () => {
-          const [, , connected] = (await adminCommand(primaryPort, 'ROLE')) as [string, number, [string, string, string][]];
-          return connected.some(([, port]) => Number(port) === replica.port);
-        },
-        { timeoutMs: 15_000, description: "the slot's replica connected to its primary" },
-      );
+      await waitFor(async () => (await connectedReplicaPorts(primaryPort)).includes(replica.port), {
+        timeoutMs: 15_000,
+        description: "the slot's replica connected to its primary",
+      });
       // Its first sync may still be slower than the 300 ms budget: wait until a write is acknowledged at all.
       await waitFor(
         async () =>
