@@ -17,8 +17,8 @@ const NotifierEnv = serviceEnv.extend({
    * Jobs worked at once. Default 8. A job mostly waits (a webhook call, its record's commit)
    * and the records of jobs waiting together share one INSERT, so more at once is faster
    * (32: 0.58–0.72x of a no-op worker against 0.36–0.48x, docs/benchmarks.md); not the
-   * default until runs in CI at 32 confirm that the notification loss seen in Sentinel
-   * failovers with it is gone (docs/chaos.md: none in 40 failovers since two fixes).
+   * default while the notification loss seen in Sentinel failovers is not understood
+   * (docs/chaos.md: seen at 32, and since in CI at 8 too).
    */
   NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
   /** Watches one customer may add per minute (across all instances). Default 30. */
