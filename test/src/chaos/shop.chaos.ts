@@ -55,10 +55,33 @@ const why5xx = (row: FaultFigures, stack: Stack): string => {
   );
   return `answers ${row.errors5xxSeen.join(', ')}; error logs: ${lines.slice(0, 10).join(' | ') || 'none'}`;
 };
-/** Where the notifications queue on the Redis at `port()` holds a job: its lists and sets, attempts, lock, failure. */
-const notificationJobState = (port: () => Promise<number>) => async (jobId: string) => {
-  const at = await port();
+/** A moment as the outbox trail in a consistency example prints it (UTC), to read the two side by side. */
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+/**
+ * Where the notifications queue holds a job on each Redis at `ports()` (the primary first):
+ * its lists and sets, attempts, lock, failure, and what the queue's events stream says
+ * happened to it (added, active, completed, failed, stalled, removed…).
+ */
+const notificationJobState = (ports: () => Promise<number[]>, stack: () => Stack) => async (jobId: string) => {
+  const states = await Promise.all(
+    (await ports()).map((at) => jobStateOn(at, jobId).catch((err: Error) => `:${at} unreadable (${err.message})`)),
+  );
+  // What the notifier said about it (a failed attempt logs the job id).
+  const said = stack()
+    .notifier.logs.filter((l) => l.jobId === jobId)
+    .slice(0, 3)
+    .map(
+      (l) => `notifier ${clock(Date.parse(String(l.time)))} ${String(l.msg)}: ${(l.err as { message?: string })?.message ?? ''}`,
+    );
+  return [...states, ...said].join(' | ');
+};
+const jobStateOn = async (at: number, jobId: string) => {
   const key = (suffix: string) => queueKey(queues.notifications, suffix);
+  const events = (await adminCommand(at, 'XRANGE', key('events'), '-', '+')) as [string, string[]][];
+  const history = events
+    .filter(([, fields]) => fields.some((f, i) => i % 2 === 1 && f === jobId))
+    .map(([id, fields]) => `${fields[fields.indexOf('event') + 1]}@${id.split('-')[0]}`);
+  const trail = ` events [${history.join(', ') || 'none'}; stream from ${events[0]?.[0].split('-')[0] ?? '—'}]`;
   const [fields, lock, wait, active, paused, stalled, ...scores] = await Promise.all([
     adminCommand(at, 'HMGET', key(jobId), 'attemptsMade', 'stalledCounter', 'processedOn', 'finishedOn', 'failedReason'),
     adminCommand(at, 'PTTL', key(`${jobId}:lock`)),
@@ -73,11 +96,12 @@ const notificationJobState = (port: () => Promise<number>) => async (jobId: stri
   const lists = Object.entries({ wait, active, paused })
     .filter(([, pos]) => pos !== null)
     .map(([name]) => name);
-  if ((fields as unknown[]).every((f) => f === null) && !lists.length && !sets.length) return `not on :${at}`;
+  if ((fields as unknown[]).every((f) => f === null) && !lists.length && !sets.length) return `not on :${at};${trail}`;
   return (
     `on :${at} in [${[...lists, ...sets, ...(stalled ? ['stalled'] : [])].join(', ') || 'nothing'}], attemptsMade ${attemptsMade}, ` +
     `stalledCounter ${stalledCounter}, processedOn ${processedOn}, finishedOn ${finishedOn}, lock pttl ${lock}` +
-    (failedReason ? `, failed: ${failedReason.slice(0, 120)}` : '')
+    (failedReason ? `, failed: ${failedReason.slice(0, 120)}` : '') +
+    `;${trail}`
   );
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,7 +133,7 @@ const expectNothingWrong = (row: FaultFigures) => {
   const c = row.consistency!;
   expect(
     { ...c, acknowledged: undefined, examples: undefined, missingNotificationJobs: undefined },
-    c.examples.join('; '),
+    `fault ${clock(row.from)}–${clock(row.to)}; ${c.examples.join('; ')}`,
   ).toEqual({
     acknowledged: undefined,
     examples: undefined,
@@ -135,7 +159,10 @@ describe('chaos on a standalone Redis (AOF on)', () => {
     run = new ChaosRun(
       stack,
       [],
-      notificationJobState(async () => stack.redisServer.port),
+      notificationJobState(
+        async () => [stack.redisServer.port],
+        () => stack,
+      ),
     );
     run.products.push(...(await run.createProducts(100_000, 10, 'chaos')));
   }, 120_000);
@@ -253,7 +280,14 @@ describe('chaos on Sentinel (primary, replica, 3 Sentinels)', () => {
     run = new ChaosRun(
       stack,
       [],
-      notificationJobState(() => stack.sentinel!.currentPrimaryPort()),
+      notificationJobState(
+        async () => {
+          const primary = await stack.sentinel!.currentPrimaryPort();
+          const others = stack.sentinel!.dataNodes().filter((n) => n.port !== primary);
+          return [primary, ...others.map((n) => n.port)];
+        },
+        () => stack,
+      ),
     );
     run.products.push(...(await run.createProducts(100_000, 10, 'chaos-s')));
   }, 120_000);
