@@ -349,6 +349,47 @@ describe('replicaAcknowledgement', () => {
     }
   });
 
+  it('on Sentinel, waits for a replica the primary lost (Sentinel can still promote it): refuses until one is back and in sync, then it has the writes', async () => {
+    const topology = await startSentinelTopology();
+    const client = createRedis({
+      url: 'redis://127.0.0.1:6379',
+      sentinels: topology.sentinelAddresses,
+      sentinelName: topology.masterName,
+    });
+    client.on('error', () => {});
+    try {
+      const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
+      await waitFor(async () => (await connectedReplicaPorts(topology.primary.port)).length === 1, {
+        description: 'replica listed by the primary',
+      });
+      expect(await acknowledged(() => client.set('k', '1'))).toBe('OK');
+      // The replica gone (killed; after a failover: the old primary not back yet, or still in
+      // its first full sync): the primary lists no replica, but a write is still not safe.
+      process.kill(topology.replica.pid, 'SIGKILL');
+      await waitFor(async () => (await connectedReplicaPorts(topology.primary.port)).length === 0, {
+        description: 'the primary to see its replica gone',
+      });
+      const refused = await acknowledged(() => client.set('k', '2')).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(NotReplicatedError);
+      // What a standalone client does (and this one did before): no replica, no wait.
+      await replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0, requireReplica: false })(() => client.set('k', '3'));
+      // The replica back, empty: once it is in sync, writes are acknowledged and it has them.
+      const back = await topology.restartNode(topology.replica.port);
+      await waitFor(
+        () =>
+          acknowledged(() => client.set('k', '4')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 15_000, description: 'acknowledged once the replica is back' },
+      );
+      expect(await adminCommand(back.port, 'GET', 'k')).toBe('4');
+    } finally {
+      client.disconnect();
+      await topology.stop();
+    }
+  }, 60_000);
+
   it("on a Cluster, waits on the primary of each written slot: refuses while that primary's replica is frozen, and after a failover moved the slot", async () => {
     const cluster = await startCluster({ replicasPerPrimary: 1 });
     const client = createRedis({ url: 'redis://127.0.0.1:6379', clusterNodes: cluster.seeds });

@@ -203,8 +203,9 @@ export class ServiceHost<C extends ServiceConfig = ServiceConfig> {
 
   /**
    * Wraps job writes so they resolve once a replica holds them (redis-kit's
-   * `replicaAcknowledgement` on the queues' connection: `WAIT 1`, skipped while the primary
-   * has no replica, refused when the connection was re-established meanwhile). The outbox
+   * `replicaAcknowledgement` on the queues' connection: `WAIT 1`, skipped while a standalone
+   * primary has no replica — never on Sentinel, which may promote a replica still syncing —
+   * refused when the connection was re-established meanwhile). The outbox
    * wraps each row's jobs in it before marking the row published, so a job a Sentinel
    * failover lost in replication is relayed again. On Cluster it waits on every primary's
    * connection (the queues' slots may be on different primaries).

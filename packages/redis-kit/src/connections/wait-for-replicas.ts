@@ -23,6 +23,15 @@ export interface ReplicaAckOptions {
   timeoutMs?: number;
   /** How long the primary's replica count is trusted before `ROLE` is asked again. Default 1 000 ms. */
   roleCacheMs?: number;
+  /**
+   * Wait for a replica even while the primary has none connected (and refuse when none
+   * acknowledged in time). Default: true on a Sentinel client, false otherwise. Under
+   * Sentinel "no replica connected" does not mean "nothing to promote": a replica that is
+   * reconnecting, or still in its first full sync (a node brought back empty after a
+   * failover), is not in `ROLE`'s list, yet Sentinel may promote it — and with it lose
+   * every write it had not received.
+   */
+  requireReplica?: boolean;
 }
 
 /** Runs `writes` on the connection, then resolves with their result once a replica holds them. */
@@ -44,9 +53,13 @@ export type ReplicaAcknowledgement = <T>(writes: () => Promise<T>) => Promise<T>
  * of `client` between the start of `writes` and the answer counts: the writes are then
  * refused as not replicated (`reconnected`), and the caller does them again.
  *
- * A primary with no replica connected has nothing a failover could lose the write to
- * (there is no one to promote), so then it resolves without waiting (`ROLE`, cached for
- * `roleCacheMs`). On a Cluster client it waits on every primary's connection (the writes
+ * A standalone primary with no replica connected has nothing a failover could lose the
+ * write to, so then it resolves without waiting (`ROLE`, cached for `roleCacheMs`). A
+ * Sentinel client always waits (`requireReplica`): Sentinel can promote a replica that was
+ * not connected when the writes ran — one still in its first sync after a failover — so
+ * writes are refused until a replica holds them (found by the chaos suite: a second
+ * promotion after a failover lost jobs a primary had taken while its new replica was still
+ * syncing). On a Cluster client it waits on every primary's connection (the writes
  * went to their slots' primaries over those connections) and refuses when the primaries
  * changed while the writes ran.
  *
@@ -57,7 +70,9 @@ export type ReplicaAcknowledgement = <T>(writes: () => Promise<T>) => Promise<T>
 export const replicaAcknowledgement = (client: RedisClient, options: ReplicaAckOptions = {}): ReplicaAcknowledgement => {
   const timeoutMs = options.timeoutMs ?? 500;
   if (!client.isCluster) {
-    const acker = connectionAcker(client as Redis, options);
+    const redis = client as Redis;
+    const requireReplica = options.requireReplica ?? (redis.options.sentinels?.length ?? 0) > 0;
+    const acker = connectionAcker(redis, { ...options, requireReplica });
     return async <T>(writes: () => Promise<T>): Promise<T> => {
       const since = acker.epoch();
       const result = await writes();
@@ -99,7 +114,10 @@ interface Acker {
   confirm(since: number): Promise<void>;
 }
 
-const connectionAcker = (client: Redis, { timeoutMs = 500, roleCacheMs = 1_000 }: ReplicaAckOptions): Acker => {
+const connectionAcker = (
+  client: Redis,
+  { timeoutMs = 500, roleCacheMs = 1_000, requireReplica = false }: ReplicaAckOptions,
+): Acker => {
   let known: { replicas: number; at: number } | undefined;
   // How many times the socket closed: an answer that arrives in a later epoch than its writes were sent in is not theirs.
   let epoch = 0;
@@ -118,7 +136,7 @@ const connectionAcker = (client: Redis, { timeoutMs = 500, roleCacheMs = 1_000 }
     confirm: async (since) => {
       const connected = await replicas();
       if (epoch !== since) throw new NotReplicatedError(connected, timeoutMs, true);
-      if (connected === 0) return;
+      if (connected === 0 && !requireReplica) return;
       const acked = Number(await client.call('WAIT', '1', String(timeoutMs)));
       if (epoch !== since) throw new NotReplicatedError(connected, timeoutMs, true);
       if (acked < 1) {
