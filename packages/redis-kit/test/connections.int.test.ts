@@ -1,4 +1,12 @@
-import { adminCommand, infoFields, startCluster, startRedisServer, startSentinelTopology, waitFor } from '@storefront/testing';
+import {
+  adminCommand,
+  infoFields,
+  type SentinelTopology,
+  startCluster,
+  startRedisServer,
+  startSentinelTopology,
+  waitFor,
+} from '@storefront/testing';
 import calculateSlot from 'cluster-key-slot';
 import { type Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +14,17 @@ import { createRedis } from '../src/connections/create-redis.js';
 import { assertNoEviction, EvictionPolicyError } from '../src/connections/eviction-policy.js';
 import { isRedisUnavailable } from '../src/connections/unavailable.js';
 import { NotReplicatedError, replicaAcknowledgement } from '../src/connections/wait-for-replicas.js';
+
+/** A command client of a Sentinel topology, errors (expected while nodes die) silenced. */
+const sentinelClient = (topology: SentinelTopology) => {
+  const client = createRedis({
+    url: 'redis://127.0.0.1:6379',
+    sentinels: topology.sentinelAddresses,
+    sentinelName: topology.masterName,
+  });
+  client.on('error', () => {});
+  return client;
+};
 
 /** The ports of the replicas a primary's `ROLE` lists as connected (what replicaAcknowledgement reads). */
 const connectedReplicaPorts = async (primaryPort: number): Promise<number[]> => {
@@ -147,12 +166,7 @@ describe('assertNoEviction', () => {
 describe('createRedis (Sentinel)', () => {
   it('keeps working through a primary failover without being recreated', async () => {
     const topology = await startSentinelTopology();
-    const client = createRedis({
-      url: 'redis://127.0.0.1:6379',
-      sentinels: topology.sentinelAddresses,
-      sentinelName: topology.masterName,
-    });
-    client.on('error', () => {});
+    const client = sentinelClient(topology);
     try {
       await client.set('k', 'before');
       await waitFor(async () => (await adminCommand(topology.replica.port, 'GET', 'k')) === 'before', {
@@ -351,12 +365,7 @@ describe('replicaAcknowledgement', () => {
 
   it('on Sentinel, waits for a replica the primary lost (Sentinel can still promote it): refuses until one is back and in sync, then it has the writes', async () => {
     const topology = await startSentinelTopology();
-    const client = createRedis({
-      url: 'redis://127.0.0.1:6379',
-      sentinels: topology.sentinelAddresses,
-      sentinelName: topology.masterName,
-    });
-    client.on('error', () => {});
+    const client = sentinelClient(topology);
     try {
       const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
       await waitFor(async () => (await connectedReplicaPorts(topology.primary.port)).length === 1, {
