@@ -399,7 +399,7 @@ describe('replicaAcknowledgement', () => {
     }
   }, 60_000);
 
-  it("on a Cluster, waits on the primary of each written slot: refuses while that primary's replica is frozen, and after a failover moved the slot", async () => {
+  it("on a Cluster, waits on the primary of each written slot: refuses while that primary's replica is frozen, after a failover moved the slot, and while a replica it has is gone", async () => {
     const cluster = await startCluster({ replicasPerPrimary: 1 });
     const client = createRedis({ url: 'redis://127.0.0.1:6379', clusterNodes: cluster.seeds });
     client.on('error', () => {});
@@ -459,6 +459,30 @@ describe('replicaAcknowledgement', () => {
         await closed;
       }).catch((e: unknown) => e);
       expect(await promoted).toBeInstanceOf(NotReplicatedError);
+      // The promoted replica has no replica of its own (the old primary is dead, not its
+      // replica): nothing could be promoted over it, so writes are acknowledged at once.
+      await waitFor(
+        () =>
+          acknowledged(() => client.set(key, '5')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 15_000, description: 'acknowledged on the promoted replica' },
+      );
+      // The old primary rejoins as its replica; then it dies: the primary lists no replica
+      // online (ROLE), but the Cluster still counts it as one — it could come back and win
+      // an election while still syncing — so writes are refused until a replica has them.
+      await cluster.restartNode(primaryPort);
+      await waitFor(async () => (await connectedReplicaPorts(replica.port)).includes(primaryPort), {
+        timeoutMs: 15_000,
+        description: 'the old primary back as the replica of the promoted one',
+      });
+      process.kill(cluster.nodes.find((n) => n.port === primaryPort)!.pid, 'SIGKILL');
+      await waitFor(async () => (await connectedReplicaPorts(replica.port)).length === 0, {
+        description: 'the promoted primary to see its replica gone',
+      });
+      const unsafe = await acknowledged(() => client.set(key, '6')).catch((e: unknown) => e);
+      expect(unsafe).toBeInstanceOf(NotReplicatedError);
     } finally {
       for (const n of cluster.nodes) if (n.child.exitCode === null && n.child.signalCode === null) process.kill(n.pid, 'SIGCONT');
       client.disconnect();

@@ -29,7 +29,8 @@ export interface ReplicaAckOptions {
    * Sentinel "no replica connected" does not mean "nothing to promote": a replica that is
    * reconnecting, or still in its first full sync (a node brought back empty after a
    * failover), is not in `ROLE`'s list, yet Sentinel may promote it — and with it lose
-   * every write it had not received.
+   * every write it had not received. (A Cluster client ignores it and asks each primary
+   * whether it has any replica at all, see {@link replicaAcknowledgement}.)
    */
   requireReplica?: boolean;
 }
@@ -57,11 +58,12 @@ export type ReplicaAcknowledgement = <T>(writes: () => Promise<T>) => Promise<T>
  * write to, so then it resolves without waiting (`ROLE`, cached for `roleCacheMs`). A
  * Sentinel client always waits (`requireReplica`): Sentinel can promote a replica that was
  * not connected when the writes ran — one still in its first sync after a failover — so
- * writes are refused until a replica holds them (found by the chaos suite: a second
- * promotion after a failover lost jobs a primary had taken while its new replica was still
- * syncing). On a Cluster client it waits on every primary's connection (the writes
- * went to their slots' primaries over those connections) and refuses when the primaries
- * changed while the writes ran.
+ * writes are refused until a replica holds them (the chaos suite saw Sentinel promote
+ * twice after one failover, the second time while the old primary, back empty, could still
+ * be syncing). On a Cluster client it waits on every primary's connection (the writes
+ * went to their slots' primaries over those connections), skips only a primary with no
+ * replica at all in `CLUSTER NODES` (a replica still syncing can win an election too), and
+ * refuses when the primaries changed while the writes ran.
  *
  * Storefront's outbox relay wraps each row's job writes in it before marking the row
  * published, so a job a failover lost is relayed again (test: redis-kit connections ›
@@ -89,7 +91,7 @@ export const replicaAcknowledgement = (client: RedisClient, options: ReplicaAckO
   const ackerOf = (node: Redis) => {
     let acker = ackers.get(node);
     if (!acker) {
-      acker = connectionAcker(node, options);
+      acker = connectionAcker(node, { ...options, requireReplica: false }, configuredClusterReplicas);
       ackers.set(node, acker);
     }
     return acker;
@@ -114,9 +116,31 @@ interface Acker {
   confirm(since: number): Promise<void>;
 }
 
+/** The replicas a primary lists as connected and in sync (`ROLE`): a replica still in its first sync is not among them. */
+const onlineReplicas = async (client: Redis): Promise<number> => {
+  const role = (await client.call('ROLE')) as [string, number, unknown[]?];
+  return role[0] === 'master' ? (role[2]?.length ?? 0) : 0;
+};
+
+/**
+ * The replicas a Cluster primary has, whatever their link's state (`CLUSTER NODES`: nodes
+ * flagged `slave` of this node's id). A Cluster replica that is reconnecting or still in
+ * its first sync can win a failover election, so it counts: only a primary with no
+ * replica at all has nothing a failover could lose a write to.
+ */
+const configuredClusterReplicas = async (client: Redis): Promise<number> => {
+  const lines = String(await client.call('CLUSTER', 'NODES'))
+    .split('\n')
+    .map((line) => line.split(' '));
+  const self = lines.find((fields) => fields[2]?.split(',').includes('myself'));
+  if (!self?.[2]?.split(',').includes('master')) return 0;
+  return lines.filter((fields) => fields[3] === self[0] && fields[2]?.split(',').includes('slave')).length;
+};
+
 const connectionAcker = (
   client: Redis,
   { timeoutMs = 500, roleCacheMs = 1_000, requireReplica = false }: ReplicaAckOptions,
+  countReplicas: (client: Redis) => Promise<number> = onlineReplicas,
 ): Acker => {
   let known: { replicas: number; at: number } | undefined;
   // How many times the socket closed: an answer that arrives in a later epoch than its writes were sent in is not theirs.
@@ -127,8 +151,7 @@ const connectionAcker = (
   });
   const replicas = async (): Promise<number> => {
     if (known && Date.now() - known.at < roleCacheMs) return known.replicas;
-    const role = (await client.call('ROLE')) as [string, number, unknown[]?];
-    known = { replicas: role[0] === 'master' ? (role[2]?.length ?? 0) : 0, at: Date.now() };
+    known = { replicas: await countReplicas(client), at: Date.now() };
     return known.replicas;
   };
   return {
