@@ -282,6 +282,7 @@ const sentinelEvents = (port: number) => {
   const events: { at: number; text: string }[] = [];
   const subscriber = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: null });
   subscriber.on('error', () => {});
+  const since = (from: number) => events.filter((e) => e.at >= from);
   subscriber.on('pmessage', (_pattern, channel: string, message: string) => {
     if (/^[+-]/.test(channel) && !/^\+(sentinel|slave|reboot)$/.test(channel))
       events.push({ at: Date.now(), text: `${channel} ${message}` });
@@ -291,11 +292,10 @@ const sentinelEvents = (port: number) => {
       await subscriber.connect();
       await subscriber.psubscribe('*');
     },
-    since: (from: number) => events.filter((e) => e.at >= from),
+    since,
     describe: (from: number) =>
       `Sentinel events: ${
-        events
-          .filter((e) => e.at >= from)
+        since(from)
           .map((e) => `${clock(e.at)} ${e.text}`)
           .join(' | ') || 'none'
       }`,
