@@ -3,9 +3,10 @@ import type { HelmetOptions } from 'helmet';
 import type { Logger } from 'pino';
 import type { UnavailableClassifier } from './errors.js';
 import { type Health, healthRouter } from './health.js';
-import { httpMetricsMiddleware, type ServiceMetrics } from './metrics.js';
+import { httpMetrics, type ServiceMetrics } from './metrics.js';
 import { notFoundHandler, problemHandler } from './problem.js';
-import { requestLog } from './request-log.js';
+import { requestId, requestLog } from './request-log.js';
+import { observeResponses } from './response-over.js';
 import { securityHeaders } from './security-headers.js';
 import { traceResponse } from './tracing.js';
 
@@ -18,7 +19,7 @@ export interface ServiceAppOptions {
   bodyLimit?: string;
   /** A larger JSON limit for some paths (the dashboard's trace receiver takes export batches). */
   bodyLimits?: Record<string, string>;
-  /** helmet options, e.g. a Content-Security-Policy that a UI needs. Default: helmet's defaults. */
+  /** helmet options for a service that serves documents, e.g. a Content-Security-Policy a UI needs. Default: `API_SECURITY_HEADERS` (a JSON API's). */
   securityHeaders?: HelmetOptions;
   /** Mount the service's routes. Runs after the common middleware, before the 404 and error handlers. */
   routes: (app: Express) => void;
@@ -79,9 +80,12 @@ export const createServiceApp = ({
   app.use(
     inSequence(
       securityHeaders(securityHeaderOptions),
-      requestLog({ logger, ignore: (req) => req.url.startsWith('/health') || req.url === '/metrics' }),
+      requestId,
       traceResponse,
-      httpMetricsMiddleware(metrics),
+      observeResponses(
+        requestLog({ logger, ignore: (req) => req.originalUrl.startsWith('/health') || req.originalUrl === '/metrics' }),
+        httpMetrics(metrics),
+      ),
       parseBody,
     ),
   );

@@ -1,6 +1,6 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { afterResponse } from './response-over.js';
+import type { ResponseObserver } from './response-over.js';
 
 /** A service's metrics: its own registry (never the global one) plus the HTTP histogram. */
 export interface ServiceMetrics {
@@ -33,19 +33,15 @@ export const routeTemplate = (req: Request): string => {
 };
 
 /**
- * Time every request. The route label is the matched template (`/products/:id`), never
- * the raw path, so label cardinality stays bounded; unmatched requests are `unmatched`.
- * A response the client abandoned before it was sent is not observed (the request log has it, as 499).
+ * The HTTP histogram's observation of a response (run it through `observeResponses`). The
+ * route label is the matched template (`/products/:id`), never the raw path, so label
+ * cardinality stays bounded; unmatched requests are `unmatched`. A response the client
+ * abandoned before it was sent is not observed (the request log has it, as 499).
  */
-export const httpMetricsMiddleware =
-  (metrics: ServiceMetrics): RequestHandler =>
-  (req, res, next) => {
-    const started = performance.now();
-    afterResponse(res, () => {
-      if (res.writableFinished)
-        series(metrics, req.method, routeTemplate(req), res.statusCode).observe((performance.now() - started) / 1000);
-    });
-    next();
+export const httpMetrics =
+  (metrics: ServiceMetrics): ResponseObserver =>
+  (req, res, elapsedMs) => {
+    if (res.writableFinished) series(metrics, req.method, routeTemplate(req), res.statusCode).observe(elapsedMs / 1000);
   };
 
 /**

@@ -1,25 +1,30 @@
-import type { ServerResponse } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
 
-const CALLBACKS = Symbol('storefront.responseOver');
-type Tracked = ServerResponse & { [CALLBACKS]?: (() => void)[] };
+/** Work to do once a request's response is over: `elapsedMs` since the request reached the stack. */
+export type ResponseObserver = (req: Request, res: Response, elapsedMs: number) => void;
+
+const STARTED = Symbol('storefront.started');
+type Timed = Response & { [STARTED]: number };
 
 /**
- * Run `callback` once the response is over: Node emits `close` on every response, after
- * `finish` when it was sent and alone when the client went away (`res.writableFinished`
- * tells which). However many steps ask (the request log, the HTTP histogram), the response
- * gets one listener: each `once` costs a wrapper and a listener-array update per request,
- * which the profile of the HTTP stack counted among its per-request garbage.
+ * Time every request and, once its response is over, run each observer (the request log,
+ * the HTTP histogram) in order. Node emits `close` on every response, after `finish` when
+ * it was sent and alone when the client went away (`res.writableFinished` tells which).
+ *
+ * Each response gets one listener, and it is the same function for every response (it
+ * finds the response as `this` and the request as `res.req`): a closure, a `once` wrapper
+ * and a callback list per request, once per observer, cost the HTTP stack more than the
+ * log line and the histogram themselves (docs/benchmarks.md, "The HTTP stack").
  */
-export const afterResponse = (res: ServerResponse, callback: () => void): void => {
-  const tracked = res as Tracked;
-  const callbacks = tracked[CALLBACKS];
-  if (callbacks) {
-    callbacks.push(callback);
-    return;
+export const observeResponses = (...observers: ResponseObserver[]): RequestHandler => {
+  function over(this: Timed): void {
+    const elapsed = performance.now() - this[STARTED];
+    const req = this.req as Request;
+    for (const observe of observers) observe(req, this, elapsed);
   }
-  const all = [callback];
-  tracked[CALLBACKS] = all;
-  res.once('close', () => {
-    for (const run of all) run();
-  });
+  return (_req, res, next) => {
+    (res as Timed)[STARTED] = performance.now();
+    res.on('close', over);
+    next();
+  };
 };
