@@ -79,6 +79,9 @@ const build = (logLines: string[] = []) => {
       a.get('/down', async () => {
         throw new DependencyUnavailableError('catalog', { retryAfterSeconds: 2 });
       });
+      a.get('/request-id', (req, res) => {
+        res.json({ id: (req as { id?: string }).id });
+      });
       // Never answers: the client gives up first (the request log's 499).
       a.get('/hang', (_req, _res) => {
         hangs.push(_req);
@@ -265,6 +268,9 @@ describe('createServiceApp', () => {
     expect((await request(app).get('/health/live').set('x-request-id', 'abc-123')).headers['x-request-id']).toBe('abc-123');
     const generated = (await request(app).get('/health/live').set('x-request-id', 'bad id with spaces')).headers['x-request-id'];
     expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    // Handlers read it as req.id.
+    const echoed = await request(app).get('/request-id').set('x-request-id', 'abc-456');
+    expect(echoed.body).toEqual({ id: 'abc-456' });
   });
 
   it('reports ready only while every check passes and the instance is not draining', async () => {

@@ -5,7 +5,7 @@ import type { UnavailableClassifier } from './errors.js';
 import { type Health, healthRouter } from './health.js';
 import { httpMetrics, type ServiceMetrics } from './metrics.js';
 import { notFoundHandler, problemHandler } from './problem.js';
-import { requestId, requestLog } from './request-log.js';
+import { exposeRequestId, requestId, requestLog } from './request-log.js';
 import { observeResponses } from './response-over.js';
 import { securityHeaders } from './security-headers.js';
 import { traceResponse } from './tracing.js';
@@ -66,6 +66,7 @@ export const createServiceApp = ({
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy === undefined ? false : /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy);
   app.set('query parser', 'simple');
+  exposeRequestId(app);
   // GET, HEAD and OPTIONS carry no body here: not even the parser's checks for them. A path
   // with a limit of its own (and what is under it) gets its own parser.
   const json = express.json({ limit: bodyLimit });

@@ -2,6 +2,7 @@ import type { Problem } from '@storefront/contracts';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { type AppError, NotFoundError, toAppError, type UnavailableClassifier, ValidationError } from './errors.js';
+import { requestIdOf } from './request-log.js';
 import { currentTraceId } from './tracing.js';
 
 const TITLES: Record<number, string> = {
@@ -45,7 +46,7 @@ export const problemHandler =
   (logger: Logger, unavailable?: UnavailableClassifier): ErrorRequestHandler =>
   (error, req, res, _next) => {
     const appError = toAppError(error, unavailable);
-    const reqId = (req as { id?: string }).id;
+    const reqId = requestIdOf(req);
     const log = reqId ? logger.child({ reqId }) : logger;
     if (appError.status === 503) {
       // Expected while a dependency is away: what and why, no stack.

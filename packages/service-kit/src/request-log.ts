@@ -1,28 +1,44 @@
 import { randomUUID } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import type { Level, Logger } from 'pino';
 import { redactHeaders } from './logger.js';
 import { routeTemplate } from './metrics.js';
-import type { ResponseObserver } from './response-over.js';
+import { type ResponseObserver, requestState } from './response-over.js';
 import { currentTraceId } from './tracing.js';
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const REQUEST_ID = Symbol('storefront.requestId');
 const TRACE_ID = Symbol('storefront.traceId');
-type Traced = Response & { [TRACE_ID]?: string };
+
+/** The request's id ({@link requestId}), `undefined` before it ran. `req.id` reads the same. */
+export const requestIdOf = (req: Request): string | undefined =>
+  (req.res && requestState(req.res)[REQUEST_ID]) as string | undefined;
 
 /**
  * Request ids: an incoming `x-request-id` is reused when it is sane (else a UUID), set on
- * the response and on `req.id`. The request's trace id (with tracing) is noted for its log
- * line: the trace is the request's while its handlers run; when the response is over the
- * context may be gone.
+ * the response and readable as `req.id` (see {@link exposeRequestId}). The request's trace
+ * id (with tracing) is noted for its log line: the trace is the request's while its
+ * handlers run; when the response is over the context may be gone.
+ * Both are kept in the request's {@link requestState}, not as properties of `req` or `res`.
  */
 export const requestId: RequestHandler = (req, res, next) => {
   const incoming = req.headers['x-request-id'];
-  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-  (req as { id?: string }).id = id;
+  const id = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const state = requestState(res);
+  state[REQUEST_ID] = id;
   res.setHeader('x-request-id', id);
-  (res as Traced)[TRACE_ID] = currentTraceId();
+  state[TRACE_ID] = currentTraceId();
   next();
+};
+
+/** `req.id` for every request of `app`: one getter on the app's request prototype, nothing per request. */
+export const exposeRequestId = (app: Express): void => {
+  Object.defineProperty(app.request, 'id', {
+    get(this: Request) {
+      return requestIdOf(this);
+    },
+    configurable: true,
+  });
 };
 
 /** Options for {@link requestLog}. */
@@ -58,10 +74,10 @@ export const requestLog = ({ logger, ignore }: RequestLogOptions): ResponseObser
     const status = res.writableFinished ? res.statusCode : 499;
     const level = levelFor(status);
     if (!lines.isLevelEnabled(level) || ignore?.(req)) return;
-    const traceId = (res as Traced)[TRACE_ID];
+    const traceId = requestState(res)[TRACE_ID] as string | undefined;
     lines[level](
       {
-        reqId: (req as { id?: string }).id,
+        reqId: requestIdOf(req),
         req: {
           method: req.method,
           url: req.originalUrl,
