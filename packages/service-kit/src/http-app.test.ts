@@ -83,8 +83,8 @@ const build = (logLines: string[] = []) => {
         res.json({ id: (req as { id?: string }).id });
       });
       // Never answers: the client gives up first (the request log's 499).
-      a.get('/hang', (_req, _res) => {
-        hangs.push(_req);
+      a.get('/hang', (req) => {
+        hangs.push(req);
       });
       a.get('/boom', async () => {
         throw new Error('database password=hunter2 leaked');

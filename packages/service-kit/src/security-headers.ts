@@ -7,9 +7,10 @@ import helmet, { type HelmetOptions } from 'helmet';
  * protect a response a browser might render or frame stay, stricter than helmet's document
  * defaults: a CSP of `default-src 'none'; frame-ancestors 'none'` (nothing a JSON body could
  * load or run; never framed), `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`,
- * `Strict-Transport-Security`, `Referrer-Policy: no-referrer` and
- * `Cross-Origin-Resource-Policy: same-origin` — the set the OWASP REST Security Cheat Sheet
- * lists for API responses. Off: the headers that only mean something for an HTML document or
+ * `Strict-Transport-Security` — the headers the OWASP REST Security Cheat Sheet lists for
+ * every API response, except `Cache-Control: no-store`, which is each route's choice (product
+ * reads are meant to be cached) — and helmet's `Referrer-Policy: no-referrer` and
+ * `Cross-Origin-Resource-Policy: same-origin`. Off: the headers that only mean something for an HTML document or
  * an old browser (`Cross-Origin-Opener-Policy`, `Origin-Agent-Cluster`,
  * `X-DNS-Prefetch-Control`, `X-Download-Options` (IE 8), `X-Permitted-Cross-Domain-Policies`
  * (Flash, Acrobat), `X-XSS-Protection: 0`). Six headers and ≈ 260 bytes on every answer
