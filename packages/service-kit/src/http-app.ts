@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import type { HelmetOptions } from 'helmet';
 import type { Logger } from 'pino';
 import type { UnavailableClassifier } from './errors.js';
@@ -8,7 +8,7 @@ import { notFoundHandler, problemHandler } from './problem.js';
 import { exposeRequestId, requestId, requestLog } from './request-log.js';
 import { observeResponses } from './response-over.js';
 import { securityHeaders } from './security-headers.js';
-import { traceResponse } from './tracing.js';
+import { endServerSpan, serverSpan } from './server-span.js';
 
 /** What {@link createServiceApp} needs. */
 export interface ServiceAppOptions {
@@ -31,6 +31,9 @@ export interface ServiceAppOptions {
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Probes and scrapes: no log line, no trace. */
+const unobserved = (req: Request): boolean => req.originalUrl.startsWith('/health') || req.originalUrl === '/metrics';
+
 /** Middlewares run one after another as one: the next starts when one calls `next()`; an error goes to Express. */
 const inSequence =
   (...handlers: RequestHandler[]): RequestHandler =>
@@ -48,7 +51,7 @@ const inSequence =
 /**
  * The Express 5 app every service starts from: helmet's headers (worked out once), request
  * ids (an incoming `x-request-id` is reused when it is sane) and one log line per request,
- * the `traceresponse` header, HTTP metrics, JSON body with a
+ * the request's server span and its `traceresponse` header, HTTP metrics, JSON body with a
  * size limit, `/health/*`, `/metrics`, the service's routes, then 404 and problem+json.
  */
 export const createServiceApp = ({
@@ -81,12 +84,9 @@ export const createServiceApp = ({
   app.use(
     inSequence(
       securityHeaders(securityHeaderOptions),
+      serverSpan(unobserved),
       requestId,
-      traceResponse,
-      observeResponses(
-        requestLog({ logger, ignore: (req) => req.originalUrl.startsWith('/health') || req.originalUrl === '/metrics' }),
-        httpMetrics(metrics),
-      ),
+      observeResponses(requestLog({ logger, ignore: unobserved }), httpMetrics(metrics), endServerSpan),
       parseBody,
     ),
   );

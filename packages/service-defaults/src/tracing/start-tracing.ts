@@ -47,13 +47,11 @@ const samplerFor = ({ OTEL_TRACES_SAMPLER: name, OTEL_TRACES_SAMPLER_ARG: ratio 
   return new QuietSampler(name.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root);
 };
 
-/** Requests no trace should start from: probes and scrapes. */
-const UNTRACED = /^\/(health\/|metrics$)/;
-
 /**
  * Start OpenTelemetry for this process: the official Node SDK's tracer provider
- * (AsyncLocalStorage context, W3C `traceparent` propagation), the HTTP server and `fetch`
- * client instrumentations, Postgres, and BullMQ's telemetry adapter; spans batched to
+ * (AsyncLocalStorage context, W3C `traceparent` propagation), the `node:http` and `fetch`
+ * client instrumentations, Postgres, and BullMQ's telemetry adapter (service-kit's app
+ * opens the HTTP server spans); spans batched to
  * `OTEL_EXPORTER_OTLP_ENDPOINT` over OTLP/HTTP when it is set.
  *
  * Call it before anything else is imported (each service's `main.ts` imports its
@@ -88,7 +86,9 @@ export const startTracing = (service: string, env: NodeJS.ProcessEnv = process.e
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED.test(req.url ?? '') }),
+      // Outgoing calls only (order → catalog): service-kit's app opens each request's server
+      // span itself, without the instrumentation's per-request emitter binding (server-span.ts).
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       // Only inside a trace: a background fetch (the identity provider's keys) starts none.
       // A webhook URL may carry a credential in its query: spans keep the origin and path only.
       new UndiciInstrumentation({
