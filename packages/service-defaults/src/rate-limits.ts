@@ -36,10 +36,16 @@ export interface CustomerLimits {
 }
 
 /**
- * Spend a point of both limits, or refuse with 429: per customer first, so made-up customer
- * ids from one address still meet the address limit. `what` names it (`orders`, `watches`).
+ * Spend a point of both limits, or refuse with 429 naming the one that refused (the
+ * customer's first). Both are spent on every attempt, a refused one included, so made-up
+ * customer ids from one address still meet the address limit. `what` names it (`orders`,
+ * `watches`). The two are asked at once: one round trip to Redis instead of two in a row.
  */
 export const spendForCustomer = async (limits: CustomerLimits, customerId: string, req: Request, what: string) => {
-  await spendOrRefuse(limits.perCustomer, customerId, `${what} for customer ${customerId}`);
-  await spendOrRefuse(limits.perAddress, clientAddress(req), `${what} from this address`);
+  const [customer, address] = await Promise.allSettled([
+    spendOrRefuse(limits.perCustomer, customerId, `${what} for customer ${customerId}`),
+    spendOrRefuse(limits.perAddress, clientAddress(req), `${what} from this address`),
+  ]);
+  if (customer.status === 'rejected') throw customer.reason;
+  if (address.status === 'rejected') throw address.reason;
 };
