@@ -273,6 +273,14 @@ describe('createServiceApp', () => {
     expect(echoed.body).toEqual({ id: 'abc-456' });
   });
 
+  it('answers without traceresponse when no tracing SDK is registered, even to a caller’s traceparent', async () => {
+    const res = await request(app)
+      .get('/request-id')
+      .set('traceparent', `00-${'a1'.repeat(16)}-${'b2'.repeat(8)}-01`);
+    expect(res.status).toBe(200);
+    expect(res.headers.traceresponse).toBeUndefined();
+  });
+
   it('reports ready only while every check passes and the instance is not draining', async () => {
     let redisUp = true;
     health.addCheck('redis', async () => {

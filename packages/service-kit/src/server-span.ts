@@ -48,12 +48,12 @@ export const serverSpan =
     if (ignore(req)) return context.with(suppressTracing(context.active()), next);
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
     const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER }, parent);
-    requestState(res)[SPAN] = span;
     const spanContext = span.spanContext();
-    if (isSpanContextValid(spanContext)) {
-      const flags = spanContext.traceFlags.toString(16).padStart(2, '0');
-      res.setHeader('traceresponse', `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`);
-    }
+    // Without an SDK the span is the API's no-op one, with no ids: nothing to answer or carry.
+    if (!isSpanContextValid(spanContext)) return next();
+    requestState(res)[SPAN] = span;
+    const flags = spanContext.traceFlags.toString(16).padStart(2, '0');
+    res.setHeader('traceresponse', `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`);
     if (span.isRecording()) {
       const attributes: Attributes = {
         'http.request.method': req.method,
