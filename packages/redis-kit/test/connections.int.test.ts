@@ -320,12 +320,15 @@ describe('replicaAcknowledgement', () => {
           (await connectedReplicaPorts(primary.port)).length >= 1,
         { description: 'replica in sync' },
       );
-      const acknowledged = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
+      // A replica that answers is waited for as long as it takes (a busy machine can take more
+      // than the short timeout below); a frozen one makes the short timeout run out.
+      const acknowledged = replicaAcknowledgement(client, { timeoutMs: 5_000, roleCacheMs: 0 });
+      const impatient = replicaAcknowledgement(client, { timeoutMs: 300, roleCacheMs: 0 });
       expect(await acknowledged(() => client.set('k', '1'))).toBe('OK');
       expect(await adminCommand(replica.port, 'GET', 'k')).toBe('1');
       // A replica that cannot take the write (frozen): the write is not acknowledged.
       process.kill(replica.pid, 'SIGSTOP');
-      const error = await acknowledged(() => client.set('k', '2')).catch((e: unknown) => e);
+      const error = await impatient(() => client.set('k', '2')).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NotReplicatedError);
       expect(isRedisUnavailable(error)).toBe(true);
       process.kill(replica.pid, 'SIGCONT');
@@ -371,7 +374,8 @@ describe('replicaAcknowledgement', () => {
       await waitFor(async () => (await connectedReplicaPorts(topology.primary.port)).length === 1, {
         description: 'replica listed by the primary',
       });
-      expect(await acknowledged(() => client.set('k', '1'))).toBe('OK');
+      // A replica that answers is waited for as long as it takes (a busy machine can take more than 300 ms).
+      expect(await replicaAcknowledgement(client, { timeoutMs: 5_000 })(() => client.set('k', '1'))).toBe('OK');
       // The replica gone (killed; after a failover: the old primary not back yet, or still in
       // its first full sync): the primary lists no replica, but a write is still not safe.
       process.kill(topology.replica.pid, 'SIGKILL');
