@@ -11,13 +11,16 @@ const summarize = (runs: LoadResult[]) => ({
   rps: median(runs.map((r) => r.rps)),
   p99: median(runs.map((r) => r.p99)),
 });
+type Summary = ReturnType<typeof summarize>;
 
 /**
  * What tracing costs: the read path (GET /products/:id from L1) and the order path (POST
  * /orders through order → catalog), each on services with tracing on — every span built,
  * batched and exported over OTLP/HTTP JSON to a sink — and on the same services with
- * `OTEL_SDK_DISABLED=true`, driven in turn (off, on, off, on, …) in one run. The two order
- * setups use separate Redis servers, so each order finds only its own catalog.
+ * `OTEL_SDK_DISABLED=true`, driven in turn (off, on, sampled, off, on, …) in one run. A
+ * third setup samples one trace in ten (`parentbased_traceidratio`, 0.1; the sampled ones
+ * exported): what the production answer to tracing's cost costs. The order setups use
+ * separate Redis servers, so each order finds only its own catalog.
  */
 export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
   const sinkPort = await freePort();
@@ -26,11 +29,21 @@ export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   await waitFor(async () => (await fetch(`${sinkUrl}/count`)).ok, { description: 'OTLP sink' });
   // A Redis of its own for each setup: on the bench's shared one, the registry may still list
   // catalogs of earlier suites (other databases), and the 'off' order would reserve there.
-  const [offRedis, onRedis] = await Promise.all([0, 1].map(() => startRedisServer({ config: ['maxmemory-policy noeviction'] })));
-  const modes = {
+  const [offRedis, onRedis, sampledRedis] = await Promise.all(
+    [0, 1, 2].map(() => startRedisServer({ config: ['maxmemory-policy noeviction'] })),
+  );
+  const modes: Record<'off' | 'on' | 'sampled', { redis: string; env: Record<string, string> }> = {
     off: { redis: offRedis!.url, env: { OTEL_SDK_DISABLED: 'true' } },
     on: { redis: onRedis!.url, env: { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl } },
-  } as const;
+    sampled: {
+      redis: sampledRedis!.url,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.1',
+      },
+    },
+  };
   const tokens = await env.customerTokens(50);
   const setups: Record<keyof typeof modes, { catalog: ServiceProcess; order: ServiceProcess }> = {} as never;
   for (const [mode, { redis, env: extra }] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['on']][]) {
@@ -62,13 +75,14 @@ export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]>
     setups[mode] = { catalog, order };
   }
   const productIds = Array.from({ length: 20 }, (_, i) => `trace-p${i}`);
-  const reads: Record<string, LoadResult[]> = { off: [], on: [] };
-  const orders: Record<string, LoadResult[]> = { off: [], on: [] };
-  for (const mode of ['off', 'on'] as const) {
+  const reads: Record<string, LoadResult[]> = { off: [], on: [], sampled: [] };
+  const orders: Record<string, LoadResult[]> = { off: [], on: [], sampled: [] };
+  const turns = ['off', 'on', 'sampled'] as const;
+  for (const mode of turns) {
     await load({ url: `${setups[mode].catalog.baseUrl}/products/trace-read`, connections: 32, durationSeconds: 1 });
   }
   for (let round = 0; round < budget.rounds; round++) {
-    for (const mode of ['off', 'on'] as const) {
+    for (const mode of turns) {
       const read = await load({
         url: `${setups[mode].catalog.baseUrl}/products/trace-read`,
         connections: 32,
@@ -85,19 +99,21 @@ export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]>
       });
       orders[mode]!.push({ ...placed, rps: (placed.statusCounts['201'] ?? 0) / budget.httpSeconds });
       budget.log(
-        `  tracing ${mode.padEnd(3)} round ${round + 1}/${budget.rounds}: reads ${Math.round(read.rps)} req/s p99 ${read.p99} ms; orders ${Math.round(orders[mode]!.at(-1)!.rps)}/s p99 ${placed.p99} ms${otherAnswers('201', placed) ? `; also answered ${otherAnswers('201', placed)}` : ''}`,
+        `  tracing ${mode.padEnd(7)} round ${round + 1}/${budget.rounds}: reads ${Math.round(read.rps)} req/s p99 ${read.p99} ms; orders ${Math.round(orders[mode]!.at(-1)!.rps)}/s p99 ${placed.p99} ms${otherAnswers('201', placed) ? `; also answered ${otherAnswers('201', placed)}` : ''}`,
       );
     }
   }
   const exported = (await (await fetch(`${sinkUrl}/count`)).json()) as { exports: number; bytes: number };
   await Promise.all(Object.values(setups).flatMap(({ catalog, order }) => [catalog.stop('SIGTERM'), order.stop('SIGTERM')]));
-  await Promise.all([stopChild(sink), offRedis!.stop(), onRedis!.stop()]);
-  const [rOff, rOn, oOff, oOn] = [summarize(reads.off!), summarize(reads.on!), summarize(orders.off!), summarize(orders.on!)];
-  const readErrors = [...reads.off!, ...reads.on!].reduce(
-    (n, r) => n + r.errors + (r.statusCounts['200'] === r.total ? 0 : 1),
-    0,
-  );
-  const orderErrors = [...orders.off!, ...orders.on!].reduce((n, r) => n + r.errors + (r.statusCounts['500'] ?? 0), 0);
+  await Promise.all([stopChild(sink), offRedis!.stop(), onRedis!.stop(), sampledRedis!.stop()]);
+  const [rOff, rOn, rSampled] = turns.map((mode) => summarize(reads[mode]!)) as [Summary, Summary, Summary];
+  const [oOff, oOn, oSampled] = turns.map((mode) => summarize(orders[mode]!)) as [Summary, Summary, Summary];
+  const readErrors = Object.values(reads)
+    .flat()
+    .reduce((n, r) => n + r.errors + (r.statusCounts['200'] === r.total ? 0 : 1), 0);
+  const orderErrors = Object.values(orders)
+    .flat()
+    .reduce((n, r) => n + r.errors + (r.statusCounts['500'] ?? 0), 0);
   const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
   return [
     {
@@ -119,6 +135,26 @@ export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]>
       met: null,
       correct: orderErrors === 0,
       note: `p99 ratio ${ratio(oOn.p99, oOff.p99)?.toFixed(2)}`,
+    },
+    {
+      name: 'GET /products/:id from L1, 1 trace in 10 sampled vs off',
+      measured: `sampled ${Math.round(rSampled.rps)} req/s, p99 ${rSampled.p99} ms`,
+      ceiling: `off ${Math.round(rOff.rps)} req/s, p99 ${rOff.p99} ms`,
+      ratio: ratio(rSampled.rps, rOff.rps),
+      goal: 'what a ratio sampler costs the read path',
+      met: null,
+      correct: readErrors === 0,
+      note: `p99 ratio ${ratio(rSampled.p99, rOff.p99)?.toFixed(2)}`,
+    },
+    {
+      name: 'POST /orders (order → catalog), 1 trace in 10 sampled vs off',
+      measured: `sampled ${Math.round(oSampled.rps)} orders/s, p99 ${oSampled.p99} ms`,
+      ceiling: `off ${Math.round(oOff.rps)} orders/s, p99 ${oOff.p99} ms`,
+      ratio: ratio(oSampled.rps, oOff.rps),
+      goal: 'what a ratio sampler costs the order path',
+      met: null,
+      correct: orderErrors === 0,
+      note: `p99 ratio ${ratio(oSampled.p99, oOff.p99)?.toFixed(2)}`,
     },
   ];
 };
