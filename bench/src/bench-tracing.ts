@@ -115,46 +115,40 @@ export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]>
     .flat()
     .reduce((n, r) => n + r.errors + (r.statusCounts['500'] ?? 0), 0);
   const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
+  /** One row: `traced` (labelled `label`) against the same path untraced. */
+  const against = (
+    path: 'read' | 'order',
+    label: 'on' | 'sampled',
+    traced: Summary,
+    untraced: Summary,
+    correct: boolean,
+    note = '',
+  ): Row => {
+    const [name, unit] =
+      path === 'read' ? ['GET /products/:id from L1', 'req/s'] : ['POST /orders (order → catalog)', 'orders/s'];
+    const setup = label === 'on' ? 'tracing on (exported)' : '1 trace in 10 sampled';
+    return {
+      name: `${name}, ${setup} vs off`,
+      measured: `${label} ${Math.round(traced.rps)} ${unit}, p99 ${traced.p99} ms`,
+      ceiling: `off ${Math.round(untraced.rps)} ${unit}, p99 ${untraced.p99} ms`,
+      ratio: ratio(traced.rps, untraced.rps),
+      goal: `what ${label === 'on' ? 'tracing' : 'a ratio sampler'} costs the ${path} path`,
+      met: null,
+      correct,
+      note: `p99 ratio ${ratio(traced.p99, untraced.p99)?.toFixed(2)}${note}`,
+    };
+  };
   return [
-    {
-      name: 'GET /products/:id from L1, tracing on (exported) vs off',
-      measured: `on ${Math.round(rOn.rps)} req/s, p99 ${rOn.p99} ms`,
-      ceiling: `off ${Math.round(rOff.rps)} req/s, p99 ${rOff.p99} ms`,
-      ratio: ratio(rOn.rps, rOff.rps),
-      goal: 'what tracing costs the read path',
-      met: null,
-      correct: readErrors === 0 && exported.exports > 0,
-      note: `p99 ratio ${ratio(rOn.p99, rOff.p99)?.toFixed(2)}; the suite exported ${exported.exports} batches, ${Math.round(exported.bytes / 2 ** 20)} MiB of OTLP JSON`,
-    },
-    {
-      name: 'POST /orders (order → catalog), tracing on (exported) vs off',
-      measured: `on ${Math.round(oOn.rps)} orders/s, p99 ${oOn.p99} ms`,
-      ceiling: `off ${Math.round(oOff.rps)} orders/s, p99 ${oOff.p99} ms`,
-      ratio: ratio(oOn.rps, oOff.rps),
-      goal: 'what tracing costs the order path',
-      met: null,
-      correct: orderErrors === 0,
-      note: `p99 ratio ${ratio(oOn.p99, oOff.p99)?.toFixed(2)}`,
-    },
-    {
-      name: 'GET /products/:id from L1, 1 trace in 10 sampled vs off',
-      measured: `sampled ${Math.round(rSampled.rps)} req/s, p99 ${rSampled.p99} ms`,
-      ceiling: `off ${Math.round(rOff.rps)} req/s, p99 ${rOff.p99} ms`,
-      ratio: ratio(rSampled.rps, rOff.rps),
-      goal: 'what a ratio sampler costs the read path',
-      met: null,
-      correct: readErrors === 0,
-      note: `p99 ratio ${ratio(rSampled.p99, rOff.p99)?.toFixed(2)}`,
-    },
-    {
-      name: 'POST /orders (order → catalog), 1 trace in 10 sampled vs off',
-      measured: `sampled ${Math.round(oSampled.rps)} orders/s, p99 ${oSampled.p99} ms`,
-      ceiling: `off ${Math.round(oOff.rps)} orders/s, p99 ${oOff.p99} ms`,
-      ratio: ratio(oSampled.rps, oOff.rps),
-      goal: 'what a ratio sampler costs the order path',
-      met: null,
-      correct: orderErrors === 0,
-      note: `p99 ratio ${ratio(oSampled.p99, oOff.p99)?.toFixed(2)}`,
-    },
+    against(
+      'read',
+      'on',
+      rOn,
+      rOff,
+      readErrors === 0 && exported.exports > 0,
+      `; the suite exported ${exported.exports} batches, ${Math.round(exported.bytes / 2 ** 20)} MiB of OTLP JSON`,
+    ),
+    against('order', 'on', oOn, oOff, orderErrors === 0),
+    against('read', 'sampled', rSampled, rOff, readErrors === 0),
+    against('order', 'sampled', oSampled, oOff, orderErrors === 0),
   ];
 };
