@@ -17,12 +17,6 @@ import { type ResponseObserver, requestState } from './response-over.js';
 const tracer = trace.getTracer('storefront.service-kit');
 const SPAN = Symbol('storefront.serverSpan');
 
-/** The part of a request's URL before its query: the query may carry a credential and is not recorded. */
-const pathOf = (url: string): string => {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-};
-
 /**
  * The request's SERVER span, opened here rather than by OpenTelemetry's HTTP server
  * instrumentation, which binds every request's and response's event emitters to the
@@ -58,7 +52,8 @@ export const serverSpan =
       const attributes: Attributes = {
         'http.request.method': req.method,
         'url.scheme': 'http',
-        'url.path': pathOf(req.url),
+        // Express's path, without the query: a query may carry a credential and is not recorded.
+        'url.path': req.path,
         'server.port': req.socket.localPort,
         'network.peer.address': req.socket.remoteAddress,
         'network.protocol.version': req.httpVersion,

@@ -15,10 +15,10 @@ const NotifierEnv = serviceEnv.extend({
   NOTIFY_RATE_PER_SECOND: z.coerce.number().int().min(1).default(200),
   /**
    * Jobs worked at once. Default 8. A job mostly waits (a webhook call, its record's commit)
-   * and the records of jobs waiting together share one INSERT, so more at once is faster
-   * (32: 0.58–0.72x of a no-op worker against 0.36–0.48x, docs/benchmarks.md); not the
-   * default while the notification loss seen in Sentinel failovers is not understood
-   * (docs/chaos.md: seen at 32, and since in CI at 8 too).
+   * and the records of jobs waiting together share one INSERT. 32 was measured again on
+   * 2026-12-07 against 8, alternating: no faster (0.60–0.63x of a no-op worker against
+   * 0.62–0.65x), though the chaos suite's failovers lose nothing at 32 either
+   * (docs/benchmarks.md, "8 or 32"; docs/chaos.md).
    */
   NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
   /** Watches one customer may add per minute (across all instances). Default 30. */
