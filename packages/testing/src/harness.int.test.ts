@@ -1,8 +1,10 @@
+import { createServer, type Server } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCommand, infoFields } from './admin-client.js';
 import { pidAlive } from './child-processes.js';
 import { type RedisCluster, startCluster } from './cluster.js';
+import { CLUSTER_BUS_OFFSET, freePort } from './free-port.js';
 import { startRedisServer } from './redis-server.js';
 import { type SentinelTopology, startSentinelTopology } from './sentinel.js';
 import { waitFor } from './wait-for.js';
@@ -32,6 +34,44 @@ describe('startRedisServer', () => {
       await expect(startRedisServer({ port: first.port })).rejects.toThrow(/exited|Address already in use/);
     } finally {
       await first.stop();
+    }
+  });
+});
+
+const listenOn = (port: number): Promise<Server> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+
+describe('Cluster node ports', () => {
+  it('a Cluster node cannot start while its bus port (port + 10 000) is held by another socket', async () => {
+    const port = await freePort({ clusterBus: true });
+    const holder = await listenOn(port + CLUSTER_BUS_OFFSET);
+    try {
+      await expect(startRedisServer({ port, config: ['cluster-enabled yes'] })).rejects.toThrow(/Address already in use/);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it('freePort({ clusterBus }) gives ports whose bus port is free and below the ephemeral range', async () => {
+    for (let i = 0; i < 20; i++) {
+      const port = await freePort({ clusterBus: true });
+      expect(port + CLUSTER_BUS_OFFSET).toBeLessThan(32_768);
+      const both = [await listenOn(port), await listenOn(port + CLUSTER_BUS_OFFSET)];
+      await Promise.all(both.map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  });
+
+  it('startRedisServer picks such a port for a Cluster node', async () => {
+    const node = await startRedisServer({ config: ['cluster-enabled yes'] });
+    try {
+      expect(node.port + CLUSTER_BUS_OFFSET).toBeLessThan(32_768);
+      expect((await infoFields(node.port, 'cluster')).cluster_enabled).toBe('1');
+    } finally {
+      await node.stop();
     }
   });
 });

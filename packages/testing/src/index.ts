@@ -14,7 +14,7 @@ export { randomAclPasswords, renderAcl, renderAclFile } from './acl.js';
 export { adminCommand, infoFields } from './admin-client.js';
 export { pidAlive, runNodeProcesses, stopChild, track } from './child-processes.js';
 export { type ClusterNodeInfo, type ClusterOptions, parseClusterNodes, type RedisCluster, startCluster } from './cluster.js';
-export { freePort } from './free-port.js';
+export { CLUSTER_BUS_OFFSET, freePort } from './free-port.js';
 export {
   createIdentity,
   createServiceKeys,

@@ -164,12 +164,14 @@ const spawnOnce = async (
 /**
  * Start a private redis-server on a free loopback port, in its own temp directory, with
  * no persistence unless `config` asks for it. Retries with another port if the chosen
- * one was taken in the meantime.
+ * one (or, for a Cluster node — `cluster-enabled yes` in `config` —, its bus port) was
+ * taken in the meantime.
  */
 export const startRedisServer = async (options: StartRedisOptions = {}): Promise<RedisProcess> => {
   let lastError: unknown;
+  const clusterBus = options.config?.some((line) => /^\s*cluster-enabled\s+yes\b/i.test(line)) ?? false;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = options.port ?? (await freePort());
+    const port = options.port ?? (await freePort({ clusterBus }));
     try {
       return await spawnOnce(port, options, options.adminPassword);
     } catch (error) {
