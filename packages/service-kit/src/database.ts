@@ -75,21 +75,43 @@ export const migrate = async (pool: pg.Pool, migrations: readonly Migration[]): 
   return applied;
 };
 
-/** Run `work` in one transaction on a pooled client: COMMIT on success, ROLLBACK on any error. */
-export const withTransaction = async <T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+/**
+ * Run `work` on a pooled client and release it. node-postgres' pool listens for a client's
+ * `error` only while the client is idle: a checked-out client whose session ends *between*
+ * queries (Postgres restarted, `idle_in_transaction_session_timeout` while `work` awaits
+ * something else) would throw an uncaught `error` event and end the process. Here that error
+ * is caught, the next query fails instead ("not queryable"), and the client is destroyed
+ * rather than reused.
+ */
+export const withClient = async <T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
   const client = await pool.connect();
+  let lost: Error | undefined;
+  // Stays attached once the session is lost: a dead client may report more than once.
+  const onError = (error: Error) => {
+    lost ??= error;
+  };
+  client.on('error', onError);
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
+    return await work(client);
   } finally {
-    client.release();
+    if (!lost) client.removeListener('error', onError);
+    client.release(lost);
   }
 };
+
+/** Run `work` in one transaction on a pooled client ({@link withClient}): COMMIT on success, ROLLBACK on any error. */
+export const withTransaction = <T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> =>
+  withClient(pool, async (client) => {
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
 
 /** SQLSTATE classes and codes that mean "the database cannot do this now", not "the query is wrong". */
 const UNAVAILABLE_SQLSTATES = ['08', '53', '57P01', '57P02', '57P03', '55P03', '57014', '25P03', '40P01'];

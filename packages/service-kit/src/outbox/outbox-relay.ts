@@ -2,7 +2,7 @@ import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@ope
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { withTransaction } from '../database.js';
+import { withClient } from '../database.js';
 
 /** Options for {@link OutboxRelay}. */
 export interface OutboxRelayOptions<E = unknown> {
@@ -83,6 +83,9 @@ export class OutboxRelay<E> {
     this.#intervalMs = options.intervalMs ?? 500;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5_000;
     this.#batchSize = options.batchSize ?? 50;
+    if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) {
+      throw new RangeError(`outbox relay batchSize must be a positive integer, got ${this.#batchSize}`);
+    }
     this.#table = options.table ?? 'outbox';
     this.#concurrency = options.concurrency ?? 1;
     this.#orderingKey = options.orderingKey;
@@ -194,60 +197,79 @@ export class OutboxRelay<E> {
     return rowCount ?? 0;
   }
 
-  /** Claim and handle one batch. */
+  /**
+   * Claim and handle one batch, in one transaction of two round trips when every row goes
+   * out: `BEGIN; SELECT … FOR UPDATE SKIP LOCKED` in one message, then `UPDATE …; COMMIT`
+   * in another (plus one `UPDATE` per failed row). Several statements in one message is
+   * Postgres' simple-query protocol, which takes no parameters: the batch size is an integer
+   * checked at construction and the ids are the table's own bigints. The rows stay locked
+   * from the claim to the commit, and count as published only once that commits.
+   */
   runOnce(): Promise<BatchResult> {
-    return withTransaction(this.db, async (client) => {
-      const { rows } = await client.query<Row<E>>(
-        `SELECT id, event, trace_context FROM ${this.#table} WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.#batchSize],
-      );
-      // Marked published together at the end of the batch: one statement, in the same
-      // transaction as before, so a row still counts as published only once it commits.
-      const published: string[] = [];
-      const handleRow = (row: Row<E>) =>
-        tracer.startActiveSpan(
-          'outbox relay',
-          { kind: SpanKind.PRODUCER, attributes: { 'outbox.table': this.#table, 'outbox.id': row.id } },
-          row.trace_context ? propagation.extract(ROOT_CONTEXT, row.trace_context) : ROOT_CONTEXT,
-          async (span) => {
-            try {
-              await this.handle(row.event);
-              published.push(row.id);
-              return true;
-            } catch (err) {
-              span.recordException(err as Error);
-              span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
-              await client.query(`UPDATE ${this.#table} SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [
-                row.id,
-                String(err),
-              ]);
-              this.#relayed.inc({ outcome: 'failed' });
-              this.#logger.warn({ err, outboxId: row.id }, 'outbox row not published; will retry');
-              return false;
-            } finally {
-              span.end();
-            }
-          },
+    return withClient(this.db, async (client) => {
+      try {
+        const [, claimed] = (await client.query(
+          `BEGIN; SELECT id, event, trace_context FROM ${this.#table} WHERE published_at IS NULL ORDER BY id LIMIT ${this.#batchSize} FOR UPDATE SKIP LOCKED`,
+        )) as unknown as [pg.QueryResult, pg.QueryResult<Row<E>>];
+        const published = await this.#handleBatch(client, claimed.rows);
+        await client.query(
+          published.length > 0
+            ? `UPDATE ${this.#table} SET published_at = now() WHERE id = ANY('{${published.join(',')}}'::bigint[]); COMMIT`
+            : 'COMMIT',
         );
-      // One lane per ordering key, in commit order; lanes run `concurrency` at a time. A lane
-      // stops at its first failure, so a later event of that key never overtakes it.
-      const lanes = new Map<string, Row<E>[]>();
-      for (const row of rows) {
-        const key = this.#orderingKey?.(row.event) ?? row.id;
-        lanes.set(key, [...(lanes.get(key) ?? []), row]);
+        if (published.length > 0) this.#relayed.inc({ outcome: 'published' }, published.length);
+        return { seen: claimed.rows.length, published: published.length };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
       }
-      const queue = [...lanes.values()];
-      const worker = async () => {
-        for (let lane = queue.shift(); lane; lane = queue.shift()) {
-          for (const row of lane) if (!(await handleRow(row))) break;
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
-      if (published.length > 0) {
-        await client.query(`UPDATE ${this.#table} SET published_at = now() WHERE id = ANY($1::bigint[])`, [published]);
-        this.#relayed.inc({ outcome: 'published' }, published.length);
-      }
-      return { seen: rows.length, published: published.length };
     });
+  }
+
+  /** Run the handler on each claimed row; resolves with the ids that went out (in the claim's transaction). */
+  async #handleBatch(client: pg.PoolClient, rows: Row<E>[]): Promise<string[]> {
+    // Marked published together at the end of the batch: one statement, in the same
+    // transaction as the claim, so a row still counts as published only once it commits.
+    const published: string[] = [];
+    const handleRow = (row: Row<E>) =>
+      tracer.startActiveSpan(
+        'outbox relay',
+        { kind: SpanKind.PRODUCER, attributes: { 'outbox.table': this.#table, 'outbox.id': row.id } },
+        row.trace_context ? propagation.extract(ROOT_CONTEXT, row.trace_context) : ROOT_CONTEXT,
+        async (span) => {
+          try {
+            await this.handle(row.event);
+            published.push(row.id);
+            return true;
+          } catch (err) {
+            span.recordException(err as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+            await client.query(`UPDATE ${this.#table} SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [
+              row.id,
+              String(err),
+            ]);
+            this.#relayed.inc({ outcome: 'failed' });
+            this.#logger.warn({ err, outboxId: row.id }, 'outbox row not published; will retry');
+            return false;
+          } finally {
+            span.end();
+          }
+        },
+      );
+    // One lane per ordering key, in commit order; lanes run `concurrency` at a time. A lane
+    // stops at its first failure, so a later event of that key never overtakes it.
+    const lanes = new Map<string, Row<E>[]>();
+    for (const row of rows) {
+      const key = this.#orderingKey?.(row.event) ?? row.id;
+      lanes.set(key, [...(lanes.get(key) ?? []), row]);
+    }
+    const queue = [...lanes.values()];
+    const worker = async () => {
+      for (let lane = queue.shift(); lane; lane = queue.shift()) {
+        for (const row of lane) if (!(await handleRow(row))) break;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
+    return published;
   }
 }

@@ -132,6 +132,70 @@ describe('OutboxRelay', () => {
     expect(order.slice(-3)).toEqual([4, 7, 10]);
   });
 
+  it('claims and marks a batch in two round trips, and one transaction (BEGIN; SELECT … then UPDATE …; COMMIT)', async () => {
+    await append(0, 30);
+    const counted = createPool(db.url, { max: 1 });
+    pools.push(counted);
+    const sent: string[] = [];
+    const wrapped = new WeakSet<pg.PoolClient>();
+    counted.on('acquire', (client) => {
+      if (wrapped.has(client)) return;
+      wrapped.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
+        sent.push(String(text));
+        return query(text, ...rest);
+      };
+    });
+    const seen: number[] = [];
+    const r = relay(async (event) => void seen.push(event.n), { batchSize: 50 }, counted);
+    expect(await r.runOnce()).toEqual({ seen: 30, published: 30 });
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatch(/^BEGIN; SELECT .* FOR UPDATE SKIP LOCKED$/);
+    expect(sent[1]).toMatch(/^UPDATE outbox SET published_at = now\(\) WHERE id = ANY\('\{[0-9,]+\}'::bigint\[\]\); COMMIT$/);
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, n) => n));
+    expect(await pendingRows()).toBe(0);
+    // Nothing pending: still one transaction, two round trips.
+    sent.length = 0;
+    expect(await r.runOnce()).toEqual({ seen: 0, published: 0 });
+    expect(sent).toEqual([expect.stringMatching(/^BEGIN; SELECT /), 'COMMIT']);
+  });
+
+  it('counts a row as published only once its batch commits: a connection lost mid-batch leaves every row pending, and they go out again', async () => {
+    await append(0, 5);
+    const own = createPool(db.url, { max: 1 });
+    pools.push(own);
+    own.on('error', () => {}); // the terminated connection's error, expected here
+    let lose = true;
+    const handled: number[] = [];
+    const r = relay(
+      async (event) => {
+        handled.push(event.n);
+        if (lose && event.n === 4) {
+          lose = false;
+          // Every row handled, not yet marked: the relay's connection is cut before its UPDATE … COMMIT.
+          await pool.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()",
+          );
+        }
+      },
+      { batchSize: 50 },
+      own,
+    );
+    await expect(r.runOnce()).rejects.toThrow();
+    expect(handled).toEqual([0, 1, 2, 3, 4]);
+    expect(await pendingRows()).toBe(5);
+    // At least once: the next run hands every row to the handler again.
+    expect(await r.runOnce()).toEqual({ seen: 5, published: 5 });
+    expect(handled).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+    expect(await pendingRows()).toBe(0);
+  });
+
+  it('refuses a batch size that is not a positive integer', () => {
+    expect(() => relay(async () => {}, { batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => relay(async () => {}, { batchSize: 2.5 })).toThrow(/batchSize/);
+  });
+
   it('pauses while nothing can be published: transactions and handler calls stay bounded, then it catches up once', async () => {
     // 120 rows and a handler whose dependency is down. Before the fix, a full batch that
     // published nothing was re-selected at once, forever: thousands of transactions a second.
