@@ -5,6 +5,7 @@ import { keys, queueKey, queues } from '@storefront/contracts';
 import { adminCommand, infoFields, type SentinelTopology, waitFor } from '@storefront/testing';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../stack.js';
 import { CHAOS_ENV, ChaosRun } from './chaos-run.js';
@@ -257,6 +258,50 @@ describe('chaos on a standalone Redis (AOF on)', () => {
     expect(share).toBeGreaterThanOrEqual(0.5);
     expect(row.errors5xx, why5xx(row, stack)).toBe(0);
     expectNothingWrong(row);
+    // The paused catalog lives on: Postgres ended its open transactions' sessions during the
+    // pause (idle_in_transaction_session_timeout); that fails those transactions, not the process.
+    const paused = stack.catalog[0]!;
+    await waitFor(async () => (await fetch(`${paused.baseUrl}/health/ready`)).status === 200, {
+      timeoutMs: 15_000,
+      description: 'the paused catalog ready again',
+    });
+    expect({ exitCode: paused.child.exitCode, signal: paused.child.signalCode }).toEqual({ exitCode: null, signal: null });
+  }, 180_000);
+
+  it("Postgres cuts every service's connections for 3 s: 503s only, no process dies, nothing acknowledged lost", async () => {
+    const row = await run.fault('Postgres sessions cut 3 s', async () => {
+      // What a Postgres restart or a failover does to its clients: every session of the
+      // shop's three databases ended (pg_terminate_backend), again every 500 ms for 3 s,
+      // whatever it was doing — a query, an open transaction, an outbox batch waiting on Redis.
+      const admin = new pg.Client({ connectionString: stack.dbs.catalog.url });
+      await admin.connect();
+      const from = Date.now();
+      try {
+        for (let cut = 0; cut < 7; cut++) {
+          await admin.query(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()',
+            [Object.values(stack.dbs).map((db) => db.name)],
+          );
+          if (cut < 6) await sleep(500);
+        }
+      } finally {
+        await admin.end();
+      }
+      return { from, to: Date.now() };
+    });
+    expect(row.errors5xx, why5xx(row, stack)).toBe(0);
+    expectNothingWrong(row);
+    // node-postgres' pool listens for errors only on idle clients: before service-kit's
+    // withClient, a session ended while its client was checked out between two queries
+    // threw an uncaught 'error' event, and the process went down.
+    const processes = [
+      ...stack.catalog.map((p, i) => [`catalog ${i}`, p] as const),
+      ...stack.order.map((p, i) => [`order ${i}`, p] as const),
+      ['notifier', stack.notifier] as const,
+    ];
+    expect(processes.map(([name, p]) => `${name}: ${p.child.exitCode ?? p.child.signalCode ?? 'running'}`)).toEqual(
+      processes.map(([name]) => `${name}: running`),
+    );
   }, 180_000);
 
   it('the notifier SIGKILLed mid-queue and restarted: every notification exactly once', async () => {
