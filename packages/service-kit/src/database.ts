@@ -44,36 +44,35 @@ const MIGRATION_LOCK = "hashtext('storefront:migrations')";
  * Hand-written rather than node-pg-migrate: the services need forward-only SQL with
  * a lock, which is these few lines, not a CLI and a config format.
  */
-export const migrate = async (pool: pg.Pool, migrations: readonly Migration[]): Promise<string[]> => {
-  const client = await pool.connect();
-  const applied: string[] = [];
-  try {
-    // Session-level lock for the whole run: even CREATE TABLE IF NOT EXISTS races otherwise.
-    await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
-    for (const migration of [...migrations].sort((a, b) => a.id.localeCompare(b.id))) {
-      await client.query('BEGIN');
-      try {
-        const seen = await client.query('SELECT 1 FROM schema_migrations WHERE id = $1', [migration.id]);
-        if (seen.rowCount === 0) {
-          await client.query(migration.sql);
-          await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
-          applied.push(migration.id);
+export const migrate = (pool: pg.Pool, migrations: readonly Migration[]): Promise<string[]> =>
+  withClient(pool, async (client) => {
+    const applied: string[] = [];
+    try {
+      // Session-level lock for the whole run: even CREATE TABLE IF NOT EXISTS races otherwise.
+      await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      for (const migration of [...migrations].sort((a, b) => a.id.localeCompare(b.id))) {
+        await client.query('BEGIN');
+        try {
+          const seen = await client.query('SELECT 1 FROM schema_migrations WHERE id = $1', [migration.id]);
+          if (seen.rowCount === 0) {
+            await client.query(migration.sql);
+            await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
+            applied.push(migration.id);
+          }
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw new Error(`Migration ${migration.id} failed: ${(error as Error).message}`, { cause: error });
         }
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw new Error(`Migration ${migration.id} failed: ${(error as Error).message}`, { cause: error });
       }
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => {});
     }
-  } finally {
-    await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => {});
-    client.release();
-  }
-  return applied;
-};
+    return applied;
+  });
 
 /**
  * Run `work` on a pooled client and release it. node-postgres' pool listens for a client's
