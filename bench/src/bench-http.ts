@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort, stopChild, track, waitFor } from '@storefront/testing';
+import { freePort, infoFields, stopChild, track, waitFor } from '@storefront/testing';
 import pg from 'pg';
 import type { BenchEnv, Budget, Row } from './bench-env.js';
 import { type LoadResult, load, otherAnswers } from './load.js';
+import { cpuDuring } from './process-cpu.js';
 import { median } from './stats.js';
 
 const bareServer = fileURLToPath(new URL('./bare-server.js', import.meta.url));
@@ -177,6 +178,9 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   ] as const) {
     const flow: LoadResult[] = [];
     const ceiling: LoadResult[] = [];
+    // Per placed order, each round: the CPU the four service processes used (order's, catalog's) and the commands Redis ran.
+    const perOrder: { order: number; catalog: number; commands: number }[] = [];
+    const commandsSoFar = async () => Number((await infoFields(env.redis.port, 'stats')).total_commands_processed);
     for (let round = 0; round < budget.rounds; round++) {
       ceiling.push(
         await load({
@@ -188,19 +192,30 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
           tokens,
         }),
       );
-      const halves = await Promise.all(
-        orders.map((o) =>
-          load({
-            url: o.baseUrl,
-            connections: 16,
-            durationSeconds: budget.httpSeconds,
-            mode: 'orders',
-            productIds: [...productIds],
-            tokens,
-          }),
-        ),
+      const commandsBefore = await commandsSoFar();
+      const { result: halves, cpuMs } = await cpuDuring(
+        [...orders, ...catalogs].map((p) => p.pid),
+        () =>
+          Promise.all(
+            orders.map((o) =>
+              load({
+                url: o.baseUrl,
+                connections: 16,
+                durationSeconds: budget.httpSeconds,
+                mode: 'orders',
+                productIds: [...productIds],
+                tokens,
+              }),
+            ),
+          ),
       );
+      const commands = (await commandsSoFar()) - commandsBefore;
       const made = halves.reduce((n, h) => n + (h.statusCounts['201'] ?? 0), 0);
+      const roundCost =
+        cpuMs && made > 0
+          ? { order: (cpuMs[0]! + cpuMs[1]!) / made, catalog: (cpuMs[2]! + cpuMs[3]!) / made, commands: commands / made }
+          : undefined;
+      if (roundCost) perOrder.push(roundCost);
       const otherText = otherAnswers('201', ...halves);
       flow.push({
         ...halves[0]!,
@@ -209,14 +224,17 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
         p99: Math.max(...halves.map((h) => h.p99)),
       });
       budget.log(
-        `  orders (${label}) round ${round + 1}/${budget.rounds}: ${Math.round(made / budget.httpSeconds)} orders/s (ceiling ${Math.round(ceiling.at(-1)!.rps)} req/s)${otherText ? `; also answered ${otherText}` : ''}`,
+        `  orders (${label}) round ${round + 1}/${budget.rounds}: ${Math.round(made / budget.httpSeconds)} orders/s (ceiling ${Math.round(ceiling.at(-1)!.rps)} req/s)${roundCost ? `, ${(roundCost.order + roundCost.catalog).toFixed(1)} ms CPU per order` : ''}${otherText ? `; also answered ${otherText}` : ''}`,
       );
     }
     const f = summarize(flow);
     const c = summarize(ceiling);
+    const cost = perOrder.length
+      ? `; per order ${median(perOrder.map((p) => p.order + p.catalog)).toFixed(1)} ms CPU (order ${median(perOrder.map((p) => p.order)).toFixed(1)}, catalog ${median(perOrder.map((p) => p.catalog)).toFixed(1)}), ${Math.round(median(perOrder.map((p) => p.commands)))} Redis commands (scripts' own included)`
+      : '';
     rows.push({
       name: `POST /orders, 2 order + 2 catalog, ${label}`,
-      measured: `${Math.round(f.rps)} orders/s, p50 ${f.p50} ms, p99 ${f.p99} ms`,
+      measured: `${Math.round(f.rps)} orders/s, p50 ${f.p50} ms, p99 ${f.p99} ms${cost}`,
       ceiling: `bare Express ${Math.round(c.rps)} req/s`,
       ratio: ratio(f.rps, c.rps),
       goal: `p99 <= ${p99Goal} ms; zero oversell`,

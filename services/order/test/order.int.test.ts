@@ -277,7 +277,22 @@ describe('no orphan reservations', () => {
   });
 
   it('writes one order when two placements with one Idempotency-Key both got past the Redis claim; the other gives its stock back', async () => {
-    catalog.answer({ kind: 'reserve', unitPriceCents: 250 });
+    // Catalog answers neither reservation before both arrived, so both placements are past
+    // their intent (neither found the other's order) before either writes its order. Without
+    // this a slow start of one let the other commit first, and it replayed that order instead.
+    let arrived = 0;
+    let bothArrived!: () => void;
+    const both = new Promise<void>((resolve) => {
+      bothArrived = resolve;
+    });
+    catalog.answer({
+      kind: 'reserve',
+      unitPriceCents: 250,
+      before: async () => {
+        if (++arrived === 2) bothArrived();
+        await both;
+      },
+    });
     const request = { customerId: 'c-twice', items: [{ productId: 'sku-a', quantity: 1 }] };
     const key = { key: 'twice-0001', fingerprint: 'fp-twice' };
     const [a, b] = await Promise.all([service.orders.place(request, key), service.orders.place(request, key)]);
