@@ -258,8 +258,9 @@ describe('chaos on a standalone Redis (AOF on)', () => {
     expect(share).toBeGreaterThanOrEqual(0.5);
     expect(row.errors5xx, why5xx(row, stack)).toBe(0);
     expectNothingWrong(row);
-    // The paused catalog lives on: Postgres ended its open transactions' sessions during the
-    // pause (idle_in_transaction_session_timeout); that fails those transactions, not the process.
+    // The paused catalog lives on: Postgres ends the session of a transaction it left open
+    // for longer than the lock TTL (idle_in_transaction_session_timeout); that fails the
+    // transaction, not the process.
     const paused = stack.catalog[0]!;
     await waitFor(async () => (await fetch(`${paused.baseUrl}/health/ready`)).status === 200, {
       timeoutMs: 15_000,
