@@ -194,7 +194,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
       );
       const commandsBefore = await commandsSoFar();
       const { result: halves, cpuMs } = await cpuDuring(
-        [...orders, ...catalogs].map((p) => p.pid),
+        { order: orders.map((p) => p.pid), catalog: catalogs.map((p) => p.pid) },
         () =>
           Promise.all(
             orders.map((o) =>
@@ -212,9 +212,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
       const commands = (await commandsSoFar()) - commandsBefore;
       const made = halves.reduce((n, h) => n + (h.statusCounts['201'] ?? 0), 0);
       const roundCost =
-        cpuMs && made > 0
-          ? { order: (cpuMs[0]! + cpuMs[1]!) / made, catalog: (cpuMs[2]! + cpuMs[3]!) / made, commands: commands / made }
-          : undefined;
+        cpuMs && made > 0 ? { order: cpuMs.order / made, catalog: cpuMs.catalog / made, commands: commands / made } : undefined;
       if (roundCost) perOrder.push(roundCost);
       const otherText = otherAnswers('201', ...halves);
       flow.push({

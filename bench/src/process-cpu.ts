@@ -20,14 +20,25 @@ export const processCpuMs = (pid: number): number | undefined => {
   }
 };
 
-/** The CPU `pids` used together while `work` ran, in ms (`undefined` without procfs). */
-export const cpuDuring = async <T>(
-  pids: number[],
+/**
+ * The CPU each named group of processes used while `work` ran, in ms per group
+ * (`undefined` without procfs), e.g. `{ order: [pid, pid], catalog: [pid, pid] }`.
+ */
+export const cpuDuring = async <T, G extends string>(
+  groups: Record<G, number[]>,
   work: () => Promise<T>,
-): Promise<{ result: T; cpuMs: number[] | undefined }> => {
-  const before = pids.map(processCpuMs);
+): Promise<{ result: T; cpuMs: Record<G, number> | undefined }> => {
+  const total = () => {
+    const sums = Object.entries<number[]>(groups).map(([name, pids]) => {
+      const each = pids.map(processCpuMs);
+      return [name, each.includes(undefined) ? undefined : each.reduce((a, b) => a! + b!, 0)] as const;
+    });
+    return sums.some(([, ms]) => ms === undefined) ? undefined : (Object.fromEntries(sums) as Record<G, number>);
+  };
+  const before = total();
   const result = await work();
-  const after = pids.map(processCpuMs);
-  const known = [...before, ...after].every((v) => v !== undefined);
-  return { result, cpuMs: known ? after.map((a, i) => a! - before[i]!) : undefined };
+  const after = total();
+  if (!before || !after) return { result, cpuMs: undefined };
+  const used = Object.fromEntries(Object.keys(groups).map((name) => [name, after[name as G] - before[name as G]]));
+  return { result, cpuMs: used as Record<G, number> };
 };
