@@ -4,7 +4,7 @@ import { freePort, infoFields, stopChild, track, waitFor } from '@storefront/tes
 import pg from 'pg';
 import type { BenchEnv, Budget, Row } from './bench-env.js';
 import { type LoadResult, load, otherAnswers } from './load.js';
-import { cpuDuring } from './process-cpu.js';
+import { cpuDuring, cpuOfLiving } from './process-cpu.js';
 import { median } from './stats.js';
 
 const bareServer = fileURLToPath(new URL('./bare-server.js', import.meta.url));
@@ -178,9 +178,22 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   ] as const) {
     const flow: LoadResult[] = [];
     const ceiling: LoadResult[] = [];
-    // Per placed order, each round: the CPU the four service processes used (order's, catalog's) and the commands Redis ran.
-    const perOrder: { order: number; catalog: number; commands: number }[] = [];
+    // Per placed order, each round: the CPU the four service processes used (order's, catalog's), the CPU of the
+    // Postgres backends serving them, and the commands Redis ran.
+    const perOrder: { order: number; catalog: number; postgres: number; commands: number }[] = [];
     const commandsSoFar = async () => Number((await infoFields(env.redis.port, 'stats')).total_commands_processed);
+    const backends = async () => {
+      const admin = new pg.Client({ connectionString: env.postgres.url });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)', [
+          [catalogDb.name, orderDb.name],
+        ]);
+        return rows.map((r) => r.pid);
+      } finally {
+        await admin.end();
+      }
+    };
     for (let round = 0; round < budget.rounds; round++) {
       ceiling.push(
         await load({
@@ -193,6 +206,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
         }),
       );
       const commandsBefore = await commandsSoFar();
+      const postgresCpu = cpuOfLiving(await backends());
       const { result: halves, cpuMs } = await cpuDuring(
         { order: orders.map((p) => p.pid), catalog: catalogs.map((p) => p.pid) },
         () =>
@@ -209,10 +223,13 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
             ),
           ),
       );
+      const postgresMs = postgresCpu();
       const commands = (await commandsSoFar()) - commandsBefore;
       const made = halves.reduce((n, h) => n + (h.statusCounts['201'] ?? 0), 0);
       const roundCost =
-        cpuMs && made > 0 ? { order: cpuMs.order / made, catalog: cpuMs.catalog / made, commands: commands / made } : undefined;
+        cpuMs && made > 0
+          ? { order: cpuMs.order / made, catalog: cpuMs.catalog / made, postgres: postgresMs / made, commands: commands / made }
+          : undefined;
       if (roundCost) perOrder.push(roundCost);
       const otherText = otherAnswers('201', ...halves);
       flow.push({
@@ -222,13 +239,13 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
         p99: Math.max(...halves.map((h) => h.p99)),
       });
       budget.log(
-        `  orders (${label}) round ${round + 1}/${budget.rounds}: ${Math.round(made / budget.httpSeconds)} orders/s (ceiling ${Math.round(ceiling.at(-1)!.rps)} req/s)${roundCost ? `, ${(roundCost.order + roundCost.catalog).toFixed(1)} ms CPU per order` : ''}${otherText ? `; also answered ${otherText}` : ''}`,
+        `  orders (${label}) round ${round + 1}/${budget.rounds}: ${Math.round(made / budget.httpSeconds)} orders/s (ceiling ${Math.round(ceiling.at(-1)!.rps)} req/s)${roundCost ? `, ${(roundCost.order + roundCost.catalog).toFixed(1)} ms CPU per order (Postgres ${roundCost.postgres.toFixed(1)})` : ''}${otherText ? `; also answered ${otherText}` : ''}`,
       );
     }
     const f = summarize(flow);
     const c = summarize(ceiling);
     const cost = perOrder.length
-      ? `; per order ${median(perOrder.map((p) => p.order + p.catalog)).toFixed(1)} ms CPU (order ${median(perOrder.map((p) => p.order)).toFixed(1)}, catalog ${median(perOrder.map((p) => p.catalog)).toFixed(1)}), ${Math.round(median(perOrder.map((p) => p.commands)))} Redis commands (scripts' own included)`
+      ? `; per order ${median(perOrder.map((p) => p.order + p.catalog)).toFixed(1)} ms CPU (order ${median(perOrder.map((p) => p.order)).toFixed(1)}, catalog ${median(perOrder.map((p) => p.catalog)).toFixed(1)}; Postgres backends ${median(perOrder.map((p) => p.postgres)).toFixed(1)}), ${Math.round(median(perOrder.map((p) => p.commands)))} Redis commands (scripts' own included)`
       : '';
     rows.push({
       name: `POST /orders, 2 order + 2 catalog, ${label}`,

@@ -42,3 +42,17 @@ export const cpuDuring = async <T, G extends string>(
   const used = Object.fromEntries(Object.keys(groups).map((name) => [name, after[name as G] - before[name as G]]));
   return { result, cpuMs: used as Record<G, number> };
 };
+
+/**
+ * The CPU `pids` used between two readings, in ms, counting only processes alive at both:
+ * for a set that may change while it is measured (the Postgres backends serving a pool, one
+ * of which may close), where {@link cpuDuring} needs every process to the end.
+ */
+export const cpuOfLiving = (pids: number[]): (() => number) => {
+  const before = new Map(pids.map((pid) => [pid, processCpuMs(pid)]));
+  return () =>
+    pids.reduce((sum, pid) => {
+      const [was, now] = [before.get(pid), processCpuMs(pid)];
+      return was === undefined || now === undefined ? sum : sum + now - was;
+    }, 0);
+};

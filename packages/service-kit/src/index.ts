@@ -1,7 +1,16 @@
 export * from './auth/index.js';
 export { type BreakerOptions, createBreaker } from './breaker.js';
 export { baseEnv, ConfigError, envFields, loadConfig, PLACEHOLDER_MARKER } from './config.js';
-export { createPool, isDatabaseUnavailable, type Migration, migrate, type PoolOptions, withTransaction } from './database.js';
+export {
+  createPool,
+  isDatabaseUnavailable,
+  type Migration,
+  migrate,
+  type PoolOptions,
+  type PreparedStatement,
+  prepared,
+  withTransaction,
+} from './database.js';
 export {
   AppError,
   type AppErrorOptions,

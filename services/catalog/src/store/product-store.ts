@@ -1,4 +1,5 @@
 import type { CreateProductRequest, Product, UpdateProductRequest } from '@storefront/contracts';
+import { prepared } from '@storefront/service-kit';
 import type pg from 'pg';
 
 type Queryable = pg.Pool | pg.PoolClient;
@@ -31,12 +32,39 @@ const toProduct = (row: ProductRow): Product => ({
   updatedAt: row.updated_at.toISOString(),
 });
 
+// The statements of a product read from the origin and of every reservation, prepared: parsed and planned once per
+// connection (service-kit's `prepared`).
+const GET_PRODUCT = prepared('product_get', `SELECT ${COLUMNS} FROM products WHERE id = $1`);
+
+/** {@link ProductStore.reserve}'s one statement. $1 order id, $2 product ids, $3 quantities, $4 fences. */
+const RESERVE = prepared(
+  'stock_reserve',
+  `WITH lines AS (
+     SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]) WITH ORDINALITY AS l(id, quantity, fence, n)
+   ),
+   taken AS (
+     UPDATE products p SET stock = p.stock - l.quantity, version = p.version + 1, fence = l.fence, updated_at = now()
+     FROM lines l
+     WHERE p.id = l.id AND p.fence <= l.fence AND p.stock >= l.quantity
+     RETURNING ${P_COLUMNS}
+   ),
+   recorded AS (
+     -- status is NOT NULL: unless every line was taken it is NULL, and the statement fails whole.
+     INSERT INTO reservations (order_id, status, items)
+     SELECT $1,
+            CASE WHEN count(t.id) = cardinality($2::text[]) THEN 'reserved' END,
+            coalesce(jsonb_agg(jsonb_build_object('productId', l.id, 'quantity', l.quantity, 'unitPriceCents', t.price_cents) ORDER BY l.n), '[]')
+     FROM lines l LEFT JOIN taken t ON t.id = l.id
+   )
+   SELECT * FROM taken`,
+);
+
 /** Products in Postgres. Every write bumps `version`, which the cache orders writes by. */
 export class ProductStore {
   constructor(private readonly db: pg.Pool) {}
 
   async get(id: string, client: Queryable = this.db): Promise<Product | undefined> {
-    const { rows } = await client.query<ProductRow>(`SELECT ${COLUMNS} FROM products WHERE id = $1`, [id]);
+    const { rows } = await client.query<ProductRow>({ ...GET_PRODUCT, values: [id] });
     return rows[0] && toProduct(rows[0]);
   }
 
@@ -105,27 +133,10 @@ export class ProductStore {
     lines: readonly { productId: string; quantity: number; fence: number }[],
   ): Promise<{ outcome: 'reserved'; taken: Product[] } | { outcome: 'not_all_taken' } | { outcome: 'recorded_before' }> {
     try {
-      const { rows } = await this.db.query<ProductRow>(
-        `WITH lines AS (
-           SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]) WITH ORDINALITY AS l(id, quantity, fence, n)
-         ),
-         taken AS (
-           UPDATE products p SET stock = p.stock - l.quantity, version = p.version + 1, fence = l.fence, updated_at = now()
-           FROM lines l
-           WHERE p.id = l.id AND p.fence <= l.fence AND p.stock >= l.quantity
-           RETURNING ${P_COLUMNS}
-         ),
-         recorded AS (
-           -- status is NOT NULL: unless every line was taken it is NULL, and the statement fails whole.
-           INSERT INTO reservations (order_id, status, items)
-           SELECT $1,
-                  CASE WHEN count(t.id) = cardinality($2::text[]) THEN 'reserved' END,
-                  coalesce(jsonb_agg(jsonb_build_object('productId', l.id, 'quantity', l.quantity, 'unitPriceCents', t.price_cents) ORDER BY l.n), '[]')
-           FROM lines l LEFT JOIN taken t ON t.id = l.id
-         )
-         SELECT * FROM taken`,
-        [orderId, lines.map((l) => l.productId), lines.map((l) => l.quantity), lines.map((l) => l.fence)],
-      );
+      const { rows } = await this.db.query<ProductRow>({
+        ...RESERVE,
+        values: [orderId, lines.map((l) => l.productId), lines.map((l) => l.quantity), lines.map((l) => l.fence)],
+      });
       return { outcome: 'reserved', taken: rows.map(toProduct) };
     } catch (error) {
       const { code, table } = error as { code?: string; table?: string };

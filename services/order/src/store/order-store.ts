@@ -1,5 +1,5 @@
 import type { Order, OrderItem, OrderStatus, StorefrontEvent } from '@storefront/contracts';
-import { appendToOutbox, outboxRow, withTransaction } from '@storefront/service-kit';
+import { appendToOutbox, outboxRow, prepared, withTransaction } from '@storefront/service-kit';
 import type pg from 'pg';
 
 interface OrderRow {
@@ -36,6 +36,37 @@ const priorOrderSql = (customer: string, key: string) =>
     .join(', ')}, k.fingerprint
    FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
    WHERE k.customer_id = ${customer} AND k.key = ${key}`;
+
+// The two statements every placed order runs, prepared: parsed and planned once per connection (service-kit's `prepared`).
+
+/** Record the intent unless the key placed an order before (then that order comes back). $1 order id, $2 customer, $3 key or null. */
+const RECORD_INTENT = prepared(
+  'order_record_intent',
+  `WITH prior AS (${priorOrderSql('$2', '$3')}),
+   intent AS (INSERT INTO order_intents (order_id, customer_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM prior))
+   SELECT * FROM prior`,
+);
+
+/**
+ * The order, its key and its event, in place of its intent. The intent goes with the order: gone already (the sweeper
+ * released the stock), nothing is written. $1 id, $2 customer, $3 items, $4 total, $5 expiry, $6 key, $7 fingerprint,
+ * $8–$9 the outbox row.
+ */
+const INSERT_ORDER = prepared(
+  'order_insert',
+  `WITH intent AS (DELETE FROM order_intents WHERE order_id = $1 RETURNING order_id),
+   placed AS (
+     INSERT INTO orders (id, customer_id, status, items, total_cents, expires_at)
+     SELECT order_id, $2, 'reserved', $3, $4, $5 FROM intent
+     RETURNING ${COLUMNS}
+   ),
+   key AS (
+     INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id)
+     SELECT customer_id, $6, $7, id FROM placed WHERE $6::text IS NOT NULL
+   ),
+   event AS (INSERT INTO outbox (event, trace_context) SELECT $8, $9 FROM placed)
+   SELECT * FROM placed`,
+);
 
 const toPriorOrder = (row: PriorOrderRow): PriorOrder => ({ order: toOrder(row), fingerprint: row.fingerprint });
 
@@ -80,21 +111,9 @@ export class OrderStore {
     idempotency?: IdempotencyRecord,
   ): Promise<Order | undefined> {
     try {
-      const { rows } = await this.db.query<OrderRow>(
-        // The intent goes with the order: gone already (the sweeper released the stock), nothing is written.
-        `WITH intent AS (DELETE FROM order_intents WHERE order_id = $1 RETURNING order_id),
-         placed AS (
-           INSERT INTO orders (id, customer_id, status, items, total_cents, expires_at)
-           SELECT order_id, $2, 'reserved', $3, $4, $5 FROM intent
-           RETURNING ${COLUMNS}
-         ),
-         key AS (
-           INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id)
-           SELECT customer_id, $6, $7, id FROM placed WHERE $6::text IS NOT NULL
-         ),
-         event AS (INSERT INTO outbox (event, trace_context) SELECT $8, $9 FROM placed)
-         SELECT * FROM placed`,
-        [
+      const { rows } = await this.db.query<OrderRow>({
+        ...INSERT_ORDER,
+        values: [
           order.id,
           order.customerId,
           JSON.stringify(order.items),
@@ -104,7 +123,7 @@ export class OrderStore {
           idempotency?.fingerprint ?? null,
           ...outboxRow(placed(order)),
         ],
-      );
+      });
       if (!rows[0]) throw new IntentGoneError(order.id);
       return toOrder(rows[0]);
     } catch (error) {
@@ -126,12 +145,7 @@ export class OrderStore {
    * recorded and that order comes back, with its request's fingerprint. One round trip.
    */
   async recordIntent(orderId: string, customerId: string, key?: string): Promise<PriorOrder | undefined> {
-    const { rows } = await this.db.query<PriorOrderRow>(
-      `WITH prior AS (${priorOrderSql('$2', '$3')}),
-       intent AS (INSERT INTO order_intents (order_id, customer_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM prior))
-       SELECT * FROM prior`,
-      [orderId, customerId, key ?? null],
-    );
+    const { rows } = await this.db.query<PriorOrderRow>({ ...RECORD_INTENT, values: [orderId, customerId, key ?? null] });
     return rows[0] && toPriorOrder(rows[0]);
   }
 
