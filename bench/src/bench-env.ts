@@ -27,8 +27,34 @@ export interface Row {
   note?: string;
 }
 
+/**
+ * `BENCH_SERVICE_ENV='{"NAME":"value",…}'`: variables added to every service the bench starts, to
+ * measure a setting (`NODE_OPTIONS`, a service's own variable) without editing the bench
+ * (docs/benchmarks.md). A value that is not a JSON object of strings stops the run.
+ */
+const extraServiceEnv = (): Record<string, string> => {
+  const raw = process.env.BENCH_SERVICE_ENV;
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !parsed ||
+    typeof parsed !== 'object' ||
+    Array.isArray(parsed) ||
+    Object.values(parsed).some((v) => typeof v !== 'string')
+  ) {
+    throw new Error(`BENCH_SERVICE_ENV must be a JSON object of strings, e.g. '{"NODE_OPTIONS":"--max-semi-space-size=64"}'`);
+  }
+  return parsed as Record<string, string>;
+};
+
 /** The servers every benchmark shares: a private Redis and an embedded Postgres. */
 export const startBenchEnv = async () => {
+  const serviceEnv = extraServiceEnv();
   const redis: RedisProcess = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
   const postgres: PostgresServer = await startEmbeddedPostgres();
   const processes: ServiceProcess[] = [];
@@ -57,6 +83,7 @@ export const startBenchEnv = async () => {
           LOG_LEVEL: 'info',
           REGISTRY_TTL_MS: '3000',
           ...env,
+          ...serviceEnv,
         },
         readyPath: '/health/ready',
         discardLogs: true,
