@@ -87,7 +87,7 @@ export interface PreparedStatement {
  * name); every later run there sends only the values (`Bind`/`Execute`), and after five runs
  * Postgres may keep one generic plan instead of planning again. node-postgres remembers which
  * connections have it. Measured on the order path: Postgres' CPU per placed order halved
- * (docs/benchmarks.md, "Prepared statements").
+ * (docs/benchmarks.md, "Fifth look").
  *
  * Its name is `label` and 12 hex of the text's SHA-256: what a trace shows for it (the
  * Postgres instrumentation names a query's span by its statement's name, `pg.query:order_insert_…`),
