@@ -163,18 +163,34 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   // Orders act for a token's subject: 100 customers (about 30 KB of tokens: an env var holds at most 128 KB), each
   // request one at random; the ceiling gets the same headers.
   const tokens = await env.customerTokens(100);
+  // 32 clients, half on each order instance.
+  const placeOrdersFor = (productIds: readonly string[], durationSeconds: number) =>
+    Promise.all(
+      orders.map((o) =>
+        load({ url: o.baseUrl, connections: 16, durationSeconds, mode: 'orders', productIds: [...productIds], tokens }),
+      ),
+    );
   const warmUp = await warmUntilSteady(
     budget,
     [...orders, ...catalogs].map((p) => p.pid),
-    (productIds, durationSeconds) =>
-      Promise.all(
-        orders.map((o) =>
-          load({ url: o.baseUrl, connections: 16, durationSeconds, mode: 'orders', productIds: [...productIds], tokens }),
-        ),
-      ),
+    placeOrdersFor,
     { hot: ['hot'], spread: products.slice(1) },
   );
   const rows: Row[] = [];
+  // The commands Redis ran so far, and the Postgres backends serving the two databases now (their CPU is Postgres's share).
+  const commandsSoFar = async () => Number((await infoFields(env.redis.port, 'stats')).total_commands_processed);
+  const backends = async () => {
+    const admin = new pg.Client({ connectionString: env.postgres.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)', [
+        [catalogDb.name, orderDb.name],
+      ]);
+      return rows.map((r) => r.pid);
+    } finally {
+      await admin.end();
+    }
+  };
   // Issue 15's goals: the hot product's tail held; the spread case fast enough that 32 clients wait ≤ 200 ms.
   for (const [label, productIds, p99Goal] of [
     ['one hot product', ['hot'], 500],
@@ -185,19 +201,6 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
     // Per placed order, each round: the CPU the four service processes used (order's, catalog's), the CPU of the
     // Postgres backends serving them, and the commands Redis ran.
     const perOrder: { order: number; catalog: number; postgres: number; commands: number }[] = [];
-    const commandsSoFar = async () => Number((await infoFields(env.redis.port, 'stats')).total_commands_processed);
-    const backends = async () => {
-      const admin = new pg.Client({ connectionString: env.postgres.url });
-      await admin.connect();
-      try {
-        const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)', [
-          [catalogDb.name, orderDb.name],
-        ]);
-        return rows.map((r) => r.pid);
-      } finally {
-        await admin.end();
-      }
-    };
     for (let round = 0; round < budget.rounds; round++) {
       ceiling.push(
         await load({
@@ -213,23 +216,11 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
       const postgresCpu = cpuOfLiving(await backends());
       const { result: halves, cpuMs } = await cpuDuring(
         { order: orders.map((p) => p.pid), catalog: catalogs.map((p) => p.pid) },
-        () =>
-          Promise.all(
-            orders.map((o) =>
-              load({
-                url: o.baseUrl,
-                connections: 16,
-                durationSeconds: budget.httpSeconds,
-                mode: 'orders',
-                productIds: [...productIds],
-                tokens,
-              }),
-            ),
-          ),
+        () => placeOrdersFor(productIds, budget.httpSeconds),
       );
       const postgresMs = postgresCpu();
       const commands = (await commandsSoFar()) - commandsBefore;
-      const made = halves.reduce((n, h) => n + (h.statusCounts['201'] ?? 0), 0);
+      const made = ordersPlaced(halves);
       const roundCost =
         cpuMs && made > 0
           ? { order: cpuMs.order / made, catalog: cpuMs.catalog / made, postgres: postgresMs / made, commands: commands / made }
@@ -273,6 +264,9 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   return rows;
 };
 
+/** Orders placed (201s) over some load runs. */
+const ordersPlaced = (results: LoadResult[]): number => results.reduce((n, r) => n + (r.statusCounts['201'] ?? 0), 0);
+
 /**
  * Place orders until the services are warm, alternating the hot product and the spread
  * ones (each exercises its own code: lock combining, or many locks), 2 s a round: until
@@ -301,7 +295,7 @@ const warmUntilSteady = async (
     const kind = rounds % 2 === 0 ? 'hot' : 'spread';
     const { result, cpuMs } = await cpuDuring({ services: pids }, () => place(kinds[kind], seconds));
     rounds++;
-    const made = result.reduce((n, r) => n + (r.statusCounts['201'] ?? 0), 0);
+    const made = ordersPlaced(result);
     if (!cpuMs || made === 0) {
       if (rounds >= 2) break;
       continue;
