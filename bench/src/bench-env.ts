@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createShopCredentials,
@@ -52,9 +54,37 @@ const extraServiceEnv = (): Record<string, string> => {
   return parsed as Record<string, string>;
 };
 
+/**
+ * `BENCH_SERVICES_FROM=<dir>`: start the services of another built checkout (its
+ * `services/<name>/dist/main.js`) instead of this one's — the same load, ceilings and checks
+ * against an earlier version, to say "n times faster than before" from runs in the same
+ * conditions (docs/benchmarks.md). A directory without the three built services stops the run.
+ */
+const servicesRoot = (): string => {
+  const from = process.env.BENCH_SERVICES_FROM;
+  if (!from) return root;
+  const dir = resolve(from);
+  const missing = ['catalog', 'order', 'notifier'].filter((name) => !existsSync(join(dir, 'services', name, 'dist', 'main.js')));
+  if (missing.length > 0) {
+    throw new Error(
+      `BENCH_SERVICES_FROM=${from}: no built ${missing.join(', ')} there (services/<name>/dist/main.js: run pnpm install and pnpm build in that checkout)`,
+    );
+  }
+  return `${dir}/`;
+};
+
+/**
+ * The settings that make a run measure something other than this checkout as it is
+ * (`BENCH_SERVICE_ENV`, `BENCH_SERVICES_FROM`), as `NAME=value` lines; such a run leaves the
+ * docs' table and `bench/results/latest.json` alone.
+ */
+export const benchVariant = (): string[] =>
+  ['BENCH_SERVICE_ENV', 'BENCH_SERVICES_FROM'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : []));
+
 /** The servers every benchmark shares: a private Redis and an embedded Postgres. */
 export const startBenchEnv = async () => {
   const serviceEnv = extraServiceEnv();
+  const services = servicesRoot();
   const redis: RedisProcess = await startRedisServer({ config: ['maxmemory-policy noeviction'] });
   const postgres: PostgresServer = await startEmbeddedPostgres();
   const processes: ServiceProcess[] = [];
@@ -73,7 +103,7 @@ export const startBenchEnv = async () => {
     async service(name: 'catalog' | 'order' | 'notifier', env: Record<string, string>): Promise<ServiceProcess> {
       const port = await freePort();
       const proc = await startServiceProcess({
-        entry: `${root}services/${name}/dist/main.js`,
+        entry: `${services}services/${name}/dist/main.js`,
         env: {
           PORT: String(port),
           REDIS_URL: redis.url,

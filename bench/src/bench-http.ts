@@ -97,8 +97,9 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
       measured: `${Math.round(a1.rps)} req/s, p99 ${a1.p99} ms`,
       ceiling: `bare Express ${Math.round(b.rps)} req/s, p99 ${b.p99} ms`,
       ratio: rL1,
-      goal: '>= 0.90x req/s, p99 <= 1.25x',
-      met: rL1 !== null && pL1 !== null && rL1 >= 0.9 && pL1 <= 1.25,
+      // Issue 15's goal for an L1 read (the first table asked 0.90x and p99 <= 1.25x).
+      goal: '>= 0.80x req/s, p99 <= 1.5x',
+      met: rL1 !== null && pL1 !== null && rL1 >= 0.8 && pL1 <= 1.5,
       correct: errors === 0,
       note: `p99 ratio ${pL1?.toFixed(2)}`,
     },

@@ -5,7 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { coldKey, invalidation } from './bench-cache.js';
 import { cacheCompression } from './bench-compression.js';
-import { type Budget, type Row, startBenchEnv } from './bench-env.js';
+import { type Budget, benchVariant, type Row, startBenchEnv } from './bench-env.js';
 import { placeOrders, productReads } from './bench-http.js';
 import { lockContention, luaVersusLock } from './bench-lock.js';
 import { notifierWorker } from './bench-queue.js';
@@ -20,6 +20,8 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const quick = process.argv.includes('--quick');
 /** `--only <text>`: run the suites whose title contains it (the docs' table is then left alone). */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+/** BENCH_SERVICE_ENV / BENCH_SERVICES_FROM: a run of something else than this checkout as it is (the table is left alone). */
+const variant = benchVariant();
 const budget: Budget = quick
   ? { quick, rounds: 1, httpSeconds: 1, loopMs: 500, log: say }
   : { quick, rounds: 3, httpSeconds: 3, loopMs: 3000, log: say };
@@ -65,6 +67,7 @@ const main = async () => {
     `Storefront benchmarks${quick ? ' (quick: correctness smoke test, speed not judged)' : ''} — ${budget.rounds} round(s) per comparison, interleaved`,
   );
   say('load generator: autocannon in its own process; services and servers each in their own process; loopback only');
+  for (const setting of variant) say(`measuring a variant: ${setting}`);
   const env = await startBenchEnv();
   const rows: Row[] = [];
   try {
@@ -85,14 +88,15 @@ const main = async () => {
     seconds,
     machine: machine(),
     command: quick ? 'pnpm bench --quick' : 'pnpm bench',
+    ...(variant.length > 0 ? { variant } : {}),
     rows,
   };
   await mkdir(`${root}bench/results`, { recursive: true });
   await writeFile(
-    `${root}bench/results/${quick ? 'quick' : only ? 'only' : 'latest'}.json`,
+    `${root}bench/results/${quick ? 'quick' : only ? 'only' : variant.length > 0 ? 'variant' : 'latest'}.json`,
     `${JSON.stringify(results, null, 2)}\n`,
   );
-  if (!quick && !only) await writeBenchmarksDoc(results.machine, rows, seconds);
+  if (!quick && !only && variant.length === 0) await writeBenchmarksDoc(results.machine, rows, seconds);
   const broken = rows.filter((r) => !r.correct);
   if (broken.length) {
     say(`\nCORRECTNESS FAILED: ${broken.map((r) => r.name).join('; ')}`);
