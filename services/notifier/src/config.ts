@@ -14,13 +14,12 @@ const NotifierEnv = serviceEnv.extend({
   /** Deliveries per second (BullMQ limiter). Default 200. */
   NOTIFY_RATE_PER_SECOND: z.coerce.number().int().min(1).default(200),
   /**
-   * Jobs worked at once. Default 8. A job mostly waits (a webhook call, its record's commit)
-   * and the records of jobs waiting together share one INSERT. 32 was measured again on
-   * 2026-12-07 against 8, alternating: no faster (0.60–0.63x of a no-op worker against
-   * 0.62–0.65x), though the chaos suite's failovers lose nothing at 32 either
-   * (docs/benchmarks.md, "8 or 32"; docs/chaos.md).
+   * Jobs worked at once. Default 32. A job mostly waits (a webhook call, its record's commit)
+   * and the records of jobs waiting together share one INSERT: with the bench's workers warm,
+   * 32 worked 1.5–1.9x the jobs/s of 8 at two thirds of the CPU per job (docs/benchmarks.md,
+   * "8 or 32, warm"); the chaos suite's failovers lose nothing at 32 (docs/chaos.md).
    */
-  NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(32),
   /** Watches one customer may add per minute (across all instances). Default 30. */
   WATCH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   /** After this long a job whose worker died is run again. Default 30s. */
