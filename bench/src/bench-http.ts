@@ -291,7 +291,7 @@ const warmUntilSteady = async (
   const seconds = 2;
   const history: Record<'hot' | 'spread', number[]> = { hot: [], spread: [] };
   // Two flat steps in a row: one alone came mid-descent (2026-12-07: 6.7 → 6.5 ms ended a
-  // warm-up whose measured rounds then ran at 4.1–4.8 ms).
+  // warm-up whose measured rounds then ran at 4.1–6.0 ms).
   const flat = (costs: number[], i: number) => costs[i]! > costs[i - 1]! * 0.92;
   const steady = (costs: number[]) => costs.length >= 3 && flat(costs, costs.length - 1) && flat(costs, costs.length - 2);
   let rounds = 0;
