@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, lineReader, startRedisServer, track, waitFor } from '@storefront/testing';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -186,6 +187,49 @@ describe('RedisLock', () => {
       }
       expect(waits.length).toBe(480);
       expect(waits.filter((ms) => ms >= 900)).toEqual([]);
+    });
+
+    it('hears a hand-off made while its queueing crossed the first subscription of its lock instance, without sitting out a look', async () => {
+      // The race, made to happen: B's request goes out while B's lock instance is still
+      // subscribing (for A), the lock is handed to B before that subscription takes effect (the
+      // message reaches nobody), and the subscription's reply is read before B's. B must look
+      // again at once; a B that trusted the subscription it saw when its reply came would wait
+      // for a message that was sent before it could be heard — its next look, a second later.
+      const url = inject('redisUrl');
+      const commands = createRedis({ url }) as Redis;
+      const subscriber = createRedis({ url }, { role: 'subscriber' }) as Redis;
+      const holderSubscriber = createRedis({ url }, { role: 'subscriber' });
+      try {
+        await Promise.all([commands.ping(), subscriber.ping()]);
+        const holder = new RedisLock(redis, { handOff: holderSubscriber });
+        const lock = new RedisLock(commands, { handOff: subscriber, acquireTimeoutMs: 10_000 });
+        const [a, b] = [ns(), ns()];
+        const heldA = await holder.acquire(a);
+        const heldB = await holder.acquire(b);
+        // A queues first: its instance starts subscribing, and the SUBSCRIBE stays in the socket.
+        subscriber.stream.cork();
+        const waiterA = lock.acquire(a);
+        await waitFor(async () => subscriber.stream.writableLength > 0, { description: 'the SUBSCRIBE written' });
+        // B queues; its reply stays unread.
+        commands.stream.pause();
+        const waiterB = lock.acquire(b);
+        await waitFor(async () => (await redis.zcard(`${b}:queue`)) === 1, { description: 'B queued' });
+        expect(await heldB.release()).toBe(true);
+        expect(await redis.get(b)).toMatch(/\./); // handed to B (a waiter's token), not freed
+        // The subscription takes effect and its reply is read (a PING answered behind it), then B's reply.
+        subscriber.stream.uncork();
+        await subscriber.ping();
+        const resumed = performance.now();
+        commands.stream.resume();
+        const leaseB = await waiterB;
+        expect(performance.now() - resumed).toBeLessThan(500);
+        expect(leaseB.fence).toBe(heldB.fence + 1);
+        await leaseB.release();
+        await heldA.release();
+        await (await waiterA).release();
+      } finally {
+        for (const c of [commands, subscriber, holderSubscriber]) c.disconnect();
+      }
     });
 
     it('a lock instance that cannot subscribe still gets the lock by its looks, without looking in a tight loop', async () => {

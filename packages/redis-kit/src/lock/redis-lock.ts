@@ -165,6 +165,10 @@ export class RedisLock {
       });
     try {
       for (let attempt = 0; ; attempt++) {
+        // Whether a hand-off made once this request has queued us would be heard: the
+        // subscription must have taken effect before the request went out, not merely by the
+        // time its reply is read (the reply and the subscription's arrive on two sockets).
+        const heardBefore = this.#listening;
         let result: number;
         try {
           result = this.#subscriber
@@ -195,10 +199,11 @@ export class RedisLock {
           throw new LockTimeoutError(key, timeoutMs);
         }
         if (this.#subscriber) {
-          if (!this.#listening) {
-            // The first wait of this instance: listen, then look again at once (a hand-off made
-            // before the subscription took effect is found by that look). Later waits are heard.
-            // A subscription refused (an ACL without the channel) leaves the waiter to its looks.
+          if (!heardBefore) {
+            // Queued before this instance was listening: listen, then look again at once (a
+            // hand-off made before the subscription took effect is found by that look). Later
+            // waits are heard. A subscription refused (an ACL without the channel) leaves the
+            // waiter to its looks.
             const heard = await within(this.#listen(), remaining).then(
               () => this.#listening,
               () => false,
