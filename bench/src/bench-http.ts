@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, infoFields, stopChild, track, waitFor } from '@storefront/testing';
 import pg from 'pg';
 import type { BenchEnv, Budget, Row } from './bench-env.js';
-import { type LoadResult, load, otherAnswers } from './load.js';
+import { answersWith, type LoadResult, load, otherAnswers } from './load.js';
 import { cpuDuring, cpuOfLiving } from './process-cpu.js';
 import { median } from './stats.js';
 
@@ -221,7 +221,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
       );
       const postgresMs = postgresCpu();
       const commands = (await commandsSoFar()) - commandsBefore;
-      const made = ordersPlaced(halves);
+      const made = answersWith('201', ...halves);
       const roundCost =
         cpuMs && made > 0
           ? { order: cpuMs.order / made, catalog: cpuMs.catalog / made, postgres: postgresMs / made, commands: commands / made }
@@ -265,9 +265,6 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
   return rows;
 };
 
-/** Orders placed (201s) over some load runs. */
-const ordersPlaced = (results: LoadResult[]): number => results.reduce((n, r) => n + (r.statusCounts['201'] ?? 0), 0);
-
 /**
  * Place orders until the services are warm, alternating the hot product and the spread
  * ones (each exercises its own code: lock combining, or many locks), 2 s a round: until
@@ -299,7 +296,7 @@ const warmUntilSteady = async (
     const kind = rounds % 2 === 0 ? 'hot' : 'spread';
     const { result, cpuMs } = await cpuDuring({ services: pids }, () => place(kinds[kind], seconds));
     rounds++;
-    const made = ordersPlaced(result);
+    const made = answersWith('201', ...result);
     if (!cpuMs || made === 0) {
       if (rounds >= 2) break;
       continue;

@@ -34,7 +34,8 @@ const job = (): NotificationJob => {
  */
 export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
   const db = await env.database('bench_notifier');
-  // Both at the notifier's default concurrency (NOTIFY_CONCURRENCY).
+  // Both at the notifier's default concurrency: keep it equal to NOTIFY_CONCURRENCY's default in
+  // services/notifier/src/config.ts (the bench starts services; it does not import them).
   const concurrency = '32';
   const notifier = await env.service('notifier', {
     DATABASE_URL: db.url,
@@ -69,9 +70,11 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
   for (const e of Object.values(events)) e.on('completed', ({ jobId }) => completedAt.set(jobId, performance.now()));
 
   const backlog = budget.quick ? 300 : 3000;
-  const throughput = { real: [] as number[], noop: [] as number[], durable: [] as number[] };
+  const throughput = each((): number[] => []);
   // Each worker's CPU per job (its process, from /proc): what a job costs it, steadier than jobs/s here.
-  const cpuPerJob = { real: [] as number[], noop: [] as number[], durable: [] as number[] };
+  const cpuPerJob = each((): number[] => []);
+  // The order the workers take their turns in, in the warm-up and in every round.
+  const inTurn = ['noop', 'durable', 'real'] as const;
   const pids = { real: notifier.pid, noop: noop.pid!, durable: durable.pid! };
   const drain = async (name: Worked, count: number) => {
     const jobs = Array.from({ length: count }, () => job());
@@ -85,9 +88,9 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
   };
   // A warm-up, as the other suites have: each worker's first jobs run before its JIT has compiled them.
   const warmUpJobs = budget.quick ? 100 : 3000;
-  for (const name of ['noop', 'durable', 'real'] as const) await drain(name, warmUpJobs);
+  for (const name of inTurn) await drain(name, warmUpJobs);
   for (let round = 0; round < budget.rounds; round++) {
-    for (const name of ['noop', 'durable', 'real'] as const) {
+    for (const name of inTurn) {
       const { result: rate, cpuMs } = await cpuDuring({ worker: [pids[name]] }, () => drain(name, backlog));
       throughput[name].push(rate);
       if (cpuMs) cpuPerJob[name].push((cpuMs.worker * 1000) / backlog);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, type ServiceProcess, startRedisServer, stopChild, track, waitFor } from '@storefront/testing';
 import type { BenchEnv, Budget, Row } from './bench-env.js';
-import { type LoadResult, load, otherAnswers } from './load.js';
+import { answersWith, type LoadResult, load, otherAnswers } from './load.js';
 import { median } from './stats.js';
 
 const sinkScript = fileURLToPath(new URL('./otlp-sink.js', import.meta.url));
@@ -97,7 +97,7 @@ export const tracingCost = async (env: BenchEnv, budget: Budget): Promise<Row[]>
         productIds,
         tokens,
       });
-      orders[mode]!.push({ ...placed, rps: (placed.statusCounts['201'] ?? 0) / budget.httpSeconds });
+      orders[mode]!.push({ ...placed, rps: answersWith('201', placed) / budget.httpSeconds });
       budget.log(
         `  tracing ${mode.padEnd(7)} round ${round + 1}/${budget.rounds}: reads ${Math.round(read.rps)} req/s p99 ${read.p99} ms; orders ${Math.round(orders[mode]!.at(-1)!.rps)}/s p99 ${placed.p99} ms${otherAnswers('201', placed) ? `; also answered ${otherAnswers('201', placed)}` : ''}`,
       );

@@ -28,6 +28,10 @@ export const otherAnswers = (expected: string, ...results: LoadResult[]): string
   return [...others].map(([status, n]) => `${n}×${status}`).join(', ');
 };
 
+/** How many answers of `results` had status `status` (e.g. `'201'`: orders placed). */
+export const answersWith = (status: string, ...results: LoadResult[]): number =>
+  results.reduce((n, r) => n + (r.statusCounts[status] ?? 0), 0);
+
 /** Drive `url` with autocannon from a separate process (loopback only). */
 export const load = async (options: {
   url: string;
