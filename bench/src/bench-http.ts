@@ -9,6 +9,7 @@ import { median } from './stats.js';
 
 const bareServer = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 const stackServer = fileURLToPath(new URL('./stack-server.js', import.meta.url));
+const nodeServer = fileURLToPath(new URL('./node-server.js', import.meta.url));
 
 const startBare = async (body: string, script = bareServer) => {
   const port = await freePort();
@@ -27,8 +28,9 @@ const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
 
 /**
  * Product reads: catalog serving from L1, from Redis (L1 off), and from Postgres (cache
- * off), each against a bare Express app returning the same JSON. Targets are driven in
- * turn (bare, L1, L2, off, bare, …), rounds × each, after a warm-up; medians reported.
+ * off), each against a bare Express app returning the same JSON, and that bare app against
+ * Node's own `node:http` server returning it (what Express itself costs). Targets are driven
+ * in turn (node, bare, stack, L1, L2, off, node, …), rounds × each, after a warm-up; medians reported.
  */
 export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]> => {
   const db = await env.database('bench_catalog');
@@ -50,8 +52,9 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
   const body = await (await fetch(`${l1.baseUrl}/products/bench-product`)).text();
   const bare = await startBare(body);
   const stack = await startBare(body, stackServer);
-  const targets = { bare: bare.url, stack: stack.url, l1: l1.baseUrl, l2: l2.baseUrl, off: off.baseUrl } as const;
-  const runs: Record<keyof typeof targets, LoadResult[]> = { bare: [], stack: [], l1: [], l2: [], off: [] };
+  const node = await startBare(body, nodeServer);
+  const targets = { node: node.url, bare: bare.url, stack: stack.url, l1: l1.baseUrl, l2: l2.baseUrl, off: off.baseUrl } as const;
+  const runs: Record<keyof typeof targets, LoadResult[]> = { node: [], bare: [], stack: [], l1: [], l2: [], off: [] };
   const connections = 32;
   for (const url of Object.values(targets)) {
     await load({ url: `${url}/products/bench-product`, connections, durationSeconds: 1 }); // warm-up
@@ -65,10 +68,11 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
       );
     }
   }
-  await Promise.all([bare.stop(), stack.stop()]);
+  await Promise.all([bare.stop(), stack.stop(), node.stop()]);
   // Deregister (SIGTERM) so the order benchmark's discovery finds only its own catalogs.
   await Promise.all([l1, l2, off].map((p) => p.stop('SIGTERM')));
-  const [b, st, a1, a2, o] = [
+  const [n, b, st, a1, a2, o] = [
+    summarize(runs.node),
     summarize(runs.bare),
     summarize(runs.stack),
     summarize(runs.l1),
@@ -83,6 +87,15 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
   const rL2 = ratio(a2.rps, b.rps);
   const rStack = ratio(st.rps, b.rps);
   return [
+    {
+      name: 'bare Express vs Node’s own HTTP server, constant JSON',
+      measured: `bare Express ${Math.round(b.rps)} req/s, p99 ${b.p99} ms`,
+      ceiling: `node:http ${Math.round(n.rps)} req/s, p99 ${n.p99} ms`,
+      ratio: ratio(b.rps, n.rps),
+      goal: 'what Express itself costs (the base every row below runs on); the load generator is not the limit',
+      met: null,
+      correct: errors === 0,
+    },
     {
       name: 'service-kit HTTP stack, constant JSON',
       measured: `${Math.round(st.rps)} req/s, p99 ${st.p99} ms (request logs at info, metrics, helmet headers, request ids)`,
