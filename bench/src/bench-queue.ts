@@ -57,7 +57,14 @@ export const notifierWorker = async (env: BenchEnv, budget: Budget): Promise<Row
   type Worked = keyof typeof queueNames;
   const each = <T>(make: (name: string) => T) =>
     Object.fromEntries(Object.entries(queueNames).map(([key, name]) => [key, make(name)])) as Record<Worked, T>;
-  const target = each((name) => new Queue<NotificationJob>(name, { connection, prefix: queuePrefix(name) }));
+  // Each job leaves ≈ 4 entries in its queue's events stream, which BullMQ trims to ≈ 10 000 by
+  // default: a 3 000-job drain through the fastest worker could outrun this process's reading
+  // of it, and a trimmed `completed` was never heard (a full run failed so, waiting on a
+  // completed job). The bench's queues keep 100 000 (≈ 10 MB in its own Redis).
+  const target = each(
+    (name) =>
+      new Queue<NotificationJob>(name, { connection, prefix: queuePrefix(name), streams: { events: { maxLen: 100_000 } } }),
+  );
   // BullMQ does not close connections it was handed: keep them to close at the end.
   const eventConnections: RedisClient[] = [];
   const events = each((name) => {
