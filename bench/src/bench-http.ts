@@ -11,11 +11,12 @@ const bareServer = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 const stackServer = fileURLToPath(new URL('./stack-server.js', import.meta.url));
 const nodeServer = fileURLToPath(new URL('./node-server.js', import.meta.url));
 
-const startBare = async (body: string, script = bareServer) => {
+/** Start a ceiling server (bare Express by default, or `script`) answering `body`; resolves once it answers. */
+const startCeiling = async (body: string, script = bareServer) => {
   const port = await freePort();
   const child = track(spawn(process.execPath, [script, String(port), body], { stdio: 'ignore' }));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/health/live`)).ok, { description: 'bare server' });
+  await waitFor(async () => (await fetch(`${url}/health/live`)).ok, { description: `ceiling server ${script}` });
   return { url, stop: () => stopChild(child) };
 };
 
@@ -50,11 +51,14 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
   });
   if (create.status !== 201) throw new Error(`seed: ${create.status}`);
   const body = await (await fetch(`${l1.baseUrl}/products/bench-product`)).text();
-  const bare = await startBare(body);
-  const stack = await startBare(body, stackServer);
-  const node = await startBare(body, nodeServer);
+  const bare = await startCeiling(body);
+  const stack = await startCeiling(body, stackServer);
+  const node = await startCeiling(body, nodeServer);
   const targets = { node: node.url, bare: bare.url, stack: stack.url, l1: l1.baseUrl, l2: l2.baseUrl, off: off.baseUrl } as const;
-  const runs: Record<keyof typeof targets, LoadResult[]> = { node: [], bare: [], stack: [], l1: [], l2: [], off: [] };
+  const runs = Object.fromEntries(Object.keys(targets).map((name) => [name, [] as LoadResult[]])) as Record<
+    keyof typeof targets,
+    LoadResult[]
+  >;
   const connections = 32;
   for (const url of Object.values(targets)) {
     await load({ url: `${url}/products/bench-product`, connections, durationSeconds: 1 }); // warm-up
@@ -173,7 +177,7 @@ export const placeOrders = async (env: BenchEnv, budget: Budget): Promise<Row[]>
     });
     if (seed.status !== 201) throw new Error(`seed: ${seed.status}`);
   }
-  const bare = await startBare('{"ok":true}');
+  const bare = await startCeiling('{"ok":true}');
   // Orders act for a token's subject: 100 customers (about 30 KB of tokens: an env var holds at most 128 KB), each
   // request one at random; the ceiling gets the same headers.
   const tokens = await env.customerTokens(100);
