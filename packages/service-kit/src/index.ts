@@ -1,5 +1,6 @@
 export * from './auth/index.js';
 export { type BreakerOptions, createBreaker } from './breaker.js';
+export { type ClientSpan, startClientSpan } from './client-span.js';
 export { baseEnv, ConfigError, envFields, loadConfig, PLACEHOLDER_MARKER } from './config.js';
 export {
   createPool,

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -49,13 +48,13 @@ const samplerFor = ({ OTEL_TRACES_SAMPLER: name, OTEL_TRACES_SAMPLER_ARG: ratio 
 
 /**
  * Start OpenTelemetry for this process: the official Node SDK's tracer provider
- * (AsyncLocalStorage context, W3C `traceparent` propagation), the `node:http` and `fetch`
- * client instrumentations, Postgres, and BullMQ's telemetry adapter (service-kit's app
- * opens the HTTP server spans); spans batched to
+ * (AsyncLocalStorage context, W3C `traceparent` propagation), the `fetch` client and
+ * Postgres instrumentations, and BullMQ's telemetry adapter (service-kit opens the HTTP
+ * server spans and order's client spans to catalog with the API); spans batched to
  * `OTEL_EXPORTER_OTLP_ENDPOINT` over OTLP/HTTP when it is set.
  *
  * Call it before anything else is imported (each service's `main.ts` imports its
- * `tracing.ts` first): the instrumentations patch `http` and `pg` as they load. A bad
+ * `tracing.ts` first): the instrumentations patch `pg` as it loads. A bad
  * variable exits 1 with one line naming it, like the service's own config.
  */
 export const startTracing = (service: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined => {
@@ -86,9 +85,6 @@ export const startTracing = (service: string, env: NodeJS.ProcessEnv = process.e
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      // Outgoing calls only (order → catalog): service-kit's app opens each request's server
-      // span itself, without the instrumentation's per-request emitter binding (server-span.ts).
-      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       // Only inside a trace: a background fetch (the identity provider's keys) starts none.
       // A webhook URL may carry a credential in its query: spans keep the origin and path only.
       new UndiciInstrumentation({

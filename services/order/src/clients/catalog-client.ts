@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { type OrderItem, type OrderItemInput, ReservationResponse } from '@storefront/contracts';
 import type { Discovery } from '@storefront/redis-kit';
-import { createBreaker, DependencyUnavailableError, type ServiceTokenSigner } from '@storefront/service-kit';
+import { createBreaker, DependencyUnavailableError, type ServiceTokenSigner, startClientSpan } from '@storefront/service-kit';
 import type { Registry } from 'prom-client';
 
 /** Catalog's answer to a reservation, as the order domain uses it. */
@@ -46,10 +46,10 @@ const parseBody = (text: string): Record<string, unknown> => {
  * server's announced `Keep-Alive: timeout`), the whole exchange bounded by `timeoutMs`
  * (a `TimeoutError` when it runs out). `fetch` did this before: the profile of the order
  * flow put its WHATWG streams and request objects at ≈ 12 % of order's CPU, about 3x what
- * `http.request` costs per call (docs/benchmarks.md). The HTTP instrumentation traces it
- * and injects `traceparent`, as it did for `fetch`.
+ * `http.request` costs per call (docs/benchmarks.md). Traced by service-kit's client span,
+ * which also puts `traceparent` in the request's headers.
  */
-const post = (url: string, method: string, authorization: string, body: string | undefined, timeoutMs: number) =>
+const post = (url: URL, method: string, authorization: string, body: string | undefined, timeoutMs: number) =>
   new Promise<Answer>((resolve, reject) => {
     const signal = AbortSignal.timeout(timeoutMs);
     const headers: http.OutgoingHttpHeaders = { authorization };
@@ -57,16 +57,26 @@ const post = (url: string, method: string, authorization: string, body: string |
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(body);
     }
+    const span = startClientSpan(method, url, headers);
+    const fail = (error: Error) => {
+      const reason = signal.aborted ? signal.reason : error;
+      span.failed(reason);
+      reject(reason);
+    };
     const request = http.request(url, { method, headers, signal }, (response) => {
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
         text += chunk;
       });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: parseBody(text) }));
-      response.on('error', (error) => reject(signal.aborted ? signal.reason : error));
+      response.on('end', () => {
+        const status = response.statusCode ?? 0;
+        span.answered(status);
+        resolve({ status, body: parseBody(text) });
+      });
+      response.on('error', fail);
     });
-    request.on('error', (error) => reject(signal.aborted ? signal.reason : error));
+    request.on('error', fail);
     request.end(body);
   });
 
@@ -140,7 +150,7 @@ export class CatalogClient {
       let answer: Answer;
       try {
         answer = await post(
-          `http://${instance.host}:${instance.port}${path}`,
+          new URL(`http://${instance.host}:${instance.port}${path}`),
           method,
           `Bearer ${await this.options.credentials.token('catalog')}`,
           body === undefined ? undefined : JSON.stringify(body),
