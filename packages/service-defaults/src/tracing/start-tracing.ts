@@ -54,7 +54,7 @@ const samplerFor = ({ OTEL_TRACES_SAMPLER: name, OTEL_TRACES_SAMPLER_ARG: ratio 
  * `OTEL_EXPORTER_OTLP_ENDPOINT` over OTLP/HTTP when it is set.
  *
  * Call it before anything else is imported (each service's `main.ts` imports its
- * `tracing.ts` first): the instrumentations patch `pg` as it loads. A bad
+ * `tracing.ts` first): the Postgres instrumentation patches `pg` as it loads. A bad
  * variable exits 1 with one line naming it, like the service's own config.
  */
 export const startTracing = (service: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined => {
