@@ -1,20 +1,17 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClientSpan } from './client-span.js';
+import { recordSpans } from './record-spans.test-support.js';
 
-// The official SDK, registered as a service's startTracing does, recording into memory.
-const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const exporter = recordSpans();
 let server: http.Server;
 let port: number;
 
 beforeAll(async () => {
-  provider.register();
   // Answers with the traceparent it was sent, and the status the path names.
   server = http.createServer((req, res) => {
     res.writeHead(Number(new URL(req.url ?? '/', 'http://x').pathname.slice(1)) || 200, { 'content-type': 'application/json' });
@@ -25,15 +22,9 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
 });
 
-afterAll(async () => {
+afterAll(() => {
   server.close();
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-  propagation.disable();
 });
-
-beforeEach(() => exporter.reset());
 
 /** One request the way order's catalog client makes it: the span opened before, reported after. */
 const call = (url: URL) =>

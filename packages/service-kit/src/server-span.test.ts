@@ -1,24 +1,21 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Health } from './health.js';
 import { createServiceApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
+import { recordSpans } from './record-spans.test-support.js';
 import { currentTraceId } from './tracing.js';
 
-// The official SDK, registered as a service's startTracing does (AsyncLocalStorage context,
-// W3C propagation), recording into memory: what the app's server spans look like.
-const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+// What the app's server spans look like, recorded by the official SDK (record-spans).
+const exporter = recordSpans();
 let baseUrl: string;
 let server: http.Server;
 
 beforeAll(async () => {
-  provider.register();
   const app = createServiceApp({
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('test'),
@@ -45,15 +42,9 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterAll(async () => {
+afterAll(() => {
   server.close();
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-  propagation.disable();
 });
-
-beforeEach(() => exporter.reset());
 
 const traceresponse = (res: Response) => {
   const [version, traceId, spanId, flags] = (res.headers.get('traceresponse') ?? '').split('-');
