@@ -55,10 +55,8 @@ export const productReads = async (env: BenchEnv, budget: Budget): Promise<Row[]
   const stack = await startCeiling(body, stackServer);
   const node = await startCeiling(body, nodeServer);
   const targets = { node: node.url, bare: bare.url, stack: stack.url, l1: l1.baseUrl, l2: l2.baseUrl, off: off.baseUrl } as const;
-  const runs = Object.fromEntries(Object.keys(targets).map((name) => [name, [] as LoadResult[]])) as Record<
-    keyof typeof targets,
-    LoadResult[]
-  >;
+  // Keyed by the targets' names: a target added without its series does not compile.
+  const runs: Record<keyof typeof targets, LoadResult[]> = { node: [], bare: [], stack: [], l1: [], l2: [], off: [] };
   const connections = 32;
   for (const url of Object.values(targets)) {
     await load({ url: `${url}/products/bench-product`, connections, durationSeconds: 1 }); // warm-up

@@ -1,7 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-
-const tracer = trace.getTracer('storefront.service-kit');
+import { serviceKitTracer } from './tracing.js';
 
 /** What the caller of {@link startClientSpan} reports back; the first report ends the span, later ones are ignored. */
 export interface ClientSpan {
@@ -25,7 +24,7 @@ export interface ClientSpan {
  * or without a registered SDK, nothing is recorded or injected.
  */
 export const startClientSpan = (method: string, url: URL, headers: OutgoingHttpHeaders): ClientSpan => {
-  const span = tracer.startSpan(method, { kind: SpanKind.CLIENT });
+  const span = serviceKitTracer.startSpan(method, { kind: SpanKind.CLIENT });
   if (span.isRecording()) {
     span.setAttributes({
       'http.request.method': method,
@@ -51,9 +50,9 @@ export const startClientSpan = (method: string, url: URL, headers: OutgoingHttpH
     failed(error) {
       if (ended) return;
       ended = true;
-      const name = error instanceof Error ? error.name : 'Error';
+      const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
       span.setAttribute('error.type', name);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
       span.end();
     },
   };

@@ -13,8 +13,8 @@ import { RPCType, setRPCMetadata, suppressTracing } from '@opentelemetry/core';
 import type { Request, RequestHandler } from 'express';
 import { routeTemplate } from './metrics.js';
 import { type ResponseObserver, requestState } from './response-over.js';
+import { serviceKitTracer } from './tracing.js';
 
-const tracer = trace.getTracer('storefront.service-kit');
 const SPAN = Symbol('storefront.serverSpan');
 
 /**
@@ -41,7 +41,7 @@ export const serverSpan =
   (req, res, next) => {
     if (ignore(req)) return context.with(suppressTracing(context.active()), next);
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER }, parent);
+    const span = serviceKitTracer.startSpan(req.method, { kind: SpanKind.SERVER }, parent);
     const spanContext = span.spanContext();
     // Without an SDK the span is the API's no-op one, with no ids: nothing to answer or carry.
     if (!isSpanContextValid(spanContext)) return next();

@@ -1,6 +1,9 @@
 import { context, isSpanContextValid, propagation, type Span, trace } from '@opentelemetry/api';
 import { getRPCMetadata } from '@opentelemetry/core';
 
+/** The tracer service-kit opens its own spans with (the HTTP server and client spans): one instrumentation scope. */
+export const serviceKitTracer = trace.getTracer('storefront.service-kit');
+
 /** The trace id of the active span, when tracing is on and a span is active. */
 export const currentTraceId = (): string | undefined => {
   const spanContext = trace.getActiveSpan()?.spanContext();
